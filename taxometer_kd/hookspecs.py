@@ -1,0 +1,46 @@
+"""Hook specifications of taxometer-kd.
+
+A plugin is a module (or object) with functions named like the specs below, marked
+with :data:`taxometer_kd.hookimpl`, and announced in its distribution's metadata::
+
+    [project.entry-points.taxometer_kd]
+    my_teacher = "my_package.my_module"
+
+Only hook specifications live in this module.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable
+
+import pluggy
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from taxometer_kd.registry import LossFactory, TeacherSpec
+
+PROJECT_NAME = "taxometer_kd"
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+
+
+@hookspec
+def register_teachers(register: "Callable[..., None]") -> None:
+    """Register teacher models.
+
+    Call ``register(spec, aliases=("other-name", ...))`` once per teacher, where ``spec`` is a
+    :class:`taxometer_kd.registry.TeacherSpec`: a lower-case unique ``name``, a one-line
+    ``description``, the ``options`` the teacher accepts through ``--teacher-option KEY=VALUE``
+    (each an :class:`taxometer_kd.registry.TeacherOption`) and a ``build`` callable that turns a
+    :class:`taxometer_kd.teacher.TeacherContext` into a :class:`taxometer_kd.teacher.TeacherModel`.
+    """
+
+
+@hookspec
+def register_distillation_losses(register: "Callable[..., None]") -> None:
+    """Register distillation losses.
+
+    Call ``register(name, factory, aliases=(...), description="...")`` once per loss. ``factory``
+    takes the temperature ``tau`` and returns a callable
+    ``loss(student_logits, teacher_logits) -> Tensor`` (a scalar, mean over the batch), with
+    ``teacher_logits`` already detached.
+    """

@@ -1,0 +1,128 @@
+"""How the knowledge-distillation flags reach the stock ``vamb taxometer`` command.
+
+:func:`install` is called on the freshly executed ``vamb.__main__`` module (by the
+start-up hook in ``_autohook``, or directly by ``taxometer-kd taxometer``). It wraps
+three module-level names that ``vamb.__main__.main`` looks up at call time:
+
+- ``add_predictor_arguments``: after vamb's own arguments, adds the "knowledge
+  distillation" group, but only to the ``taxometer`` subparser;
+- ``TaxometerOptions.from_args``: also reads the KD options (errors here come before
+  vamb creates the output directory);
+- ``run_taxonomy_predictor``: without ``--teacher`` it calls vamb's own function
+  unchanged; with it, :func:`taxometer_kd.distill.run_distillation`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+DISABLE_ENV = "TAXOMETER_KD_DISABLE"
+GROUP_TITLE = "Knowledge distillation (taxometer-kd)"
+
+
+def add_kd_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        title=GROUP_TITLE,
+        description=(
+            "Train Taxometer jointly with a teacher model and distil its soft labels "
+            "(TaxDistill). List teachers with `taxometer-kd teachers`. "
+            f"Set {DISABLE_ENV}=1 to hide these flags."
+        ),
+    )
+    group.add_argument(
+        "--teacher", dest="kd_teacher", metavar="NAME", default=None,
+        help="teacher model, e.g. 'default' or genomeocean-500m [none: stock Taxometer]",
+    )
+    group.add_argument(
+        "--alpha", dest="kd_alpha", metavar="A", type=float, default=None,
+        help="weight of the hierarchical loss; 1-A weighs the distillation loss [0.3]",
+    )
+    group.add_argument(
+        "--temperature", dest="kd_temperature", metavar="T", type=float, default=None,
+        help="distillation temperature tau [4]",
+    )
+    group.add_argument(
+        "--teacher-option", dest="kd_teacher_options", metavar="KEY=VALUE", action="append",
+        default=None, help="an option of the teacher, validated by it (repeatable)",
+    )
+    group.add_argument(
+        "--teacher-cache", dest="kd_teacher_cache", metavar="DIR", type=Path, default=None,
+        help="directory of cached teacher embeddings [~/.cache/taxometer-kd]",
+    )
+    group.add_argument(
+        "--teacher-fasta", dest="kd_teacher_fasta", metavar="PATH", type=Path, default=None,
+        help="contig FASTA for the teacher when --composition is used instead of --fasta",
+    )
+    group.add_argument(
+        "--kd-loss", dest="kd_loss", metavar="NAME", default=None,
+        help="distillation loss [kl]",
+    )
+    group.add_argument(
+        "--teacher-lr", dest="kd_teacher_lr", metavar="LR", type=float, default=None,
+        help="teacher learning rate [the teacher's own default]",
+    )
+    group.add_argument(
+        "--student-input", dest="kd_student_input", choices=("tnf", "embedding"), default=None,
+        help="student features: TNF (Taxometer) or the teacher's embeddings (Taxometer_G) [tnf]",
+    )
+
+
+def _is_taxometer_parser(parser: argparse.ArgumentParser) -> bool:
+    return parser.prog.split()[-1:] == ["taxometer"]
+
+
+def install(mod) -> None:
+    """Patch a freshly imported ``vamb.__main__`` module (idempotent)."""
+    if getattr(mod, "_taxometer_kd_installed", False):
+        return
+    original_add = mod.add_predictor_arguments
+    original_from_args = mod.TaxometerOptions.__dict__["from_args"].__func__
+    original_run = mod.run_taxonomy_predictor
+
+    def add_predictor_arguments(subparser):
+        result = original_add(subparser)
+        if _is_taxometer_parser(subparser):
+            add_kd_arguments(subparser)
+        return result
+
+    def from_args(cls, args):
+        from taxometer_kd.distill import KDError, KDOptions, fail
+
+        try:
+            kd = KDOptions.from_args(args)
+        except KDError as exc:
+            fail(f"vamb taxometer: {exc}")
+        opt = original_from_args(cls, args)
+        opt.kd = kd
+        return opt
+
+    def run_taxonomy_predictor(opt):
+        kd = getattr(opt, "kd", None)
+        if kd is None:
+            return original_run(opt)
+        from taxometer_kd.distill import KDError, fail, run_distillation
+
+        try:
+            return run_distillation(opt, kd, mod)
+        except KDError as exc:
+            fail(str(exc))
+
+    mod.add_predictor_arguments = add_predictor_arguments
+    mod.TaxometerOptions.from_args = classmethod(from_args)
+    mod.run_taxonomy_predictor = run_taxonomy_predictor
+    mod._taxometer_kd_installed = True
+
+
+def main_taxometer(argv: list[str]) -> None:
+    """``taxometer-kd taxometer ARGS``: the same run as ``vamb taxometer ARGS`` with the flags."""
+    import vamb.__main__ as vmain
+
+    install(vmain)  # also when the start-up hook is disabled
+    old_argv = sys.argv
+    sys.argv = ["taxometer-kd", "taxometer", *argv]
+    try:
+        vmain.main()
+    finally:
+        sys.argv = old_argv

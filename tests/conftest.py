@@ -1,0 +1,43 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def run_cmd(args, env=None, check=False, timeout=600, **kw):
+    """Run a command of the test venv; returns CompletedProcess with text output."""
+    full_env = dict(os.environ)
+    full_env.pop("TAXOMETER_KD_DISABLE", None)
+    full_env.setdefault("OMP_NUM_THREADS", "1")
+    if env:
+        full_env.update(env)
+    exe = args[0]
+    if not os.path.isabs(exe) and (BIN / exe).exists():
+        args = [str(BIN / exe), *args[1:]]
+    proc = subprocess.run(args, env=full_env, capture_output=True, text=True, timeout=timeout, **kw)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{args} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tmp_path_factory):
+    """A synthetic metagenome made by the project (no ../shared needed)."""
+    from taxometer_kd import synthetic
+
+    out = tmp_path_factory.mktemp("tiny")
+    return synthetic.make_metagenome(out, seed=3, size="tiny", n_samples=3)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_registry():
+    from taxometer_kd import registry
+
+    registry.reset()
+    yield
+    registry.reset()

@@ -1,0 +1,247 @@
+"""``taxometer-kd embed``: fill a teacher's embedding cache without training.
+
+::
+
+    taxometer-kd embed --teacher genomeocean-500m --fasta contigs.fna.gz --out CACHE [--cuda]
+    torchrun --nproc-per-node 4 -m taxometer_kd embed --teacher go-4b --fasta contigs.fna --out CACHE --cuda
+
+Then train with ``--teacher-cache CACHE`` and the same teacher options: the teacher finds
+every contig's vector in the cache (by sequence hash) and computes nothing.
+
+Under ``torchrun`` each process joins a process group (gloo on CPU, nccl with ``--cuda``;
+``LOCAL_RANK`` picks the GPU). Every rank reads the FASTA and scans the cache; the contigs
+still missing are split across ranks by size (greedy, longest first, onto the least loaded
+rank: the token count of a contig is proportional to its length); each rank writes its own
+shards, and rank 0 writes the cache's ``index.json`` once all ranks are done. The vectors
+are the same as with one process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import heapq
+import os
+import sys
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+import numpy as np
+
+
+def add_embed_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser.add_argument("--teacher", required=True, help="teacher name or alias (see `taxometer-kd teachers`)")
+    parser.add_argument("--teacher-option", dest="teacher_option", action="append", default=[],
+                        metavar="KEY=VALUE", help="a teacher option (repeatable), as for training")
+    parser.add_argument("--fasta", required=True, type=Path, help="contigs (FASTA, may be gzipped)")
+    parser.add_argument("--out", required=True, type=Path,
+                        help="embedding cache directory; pass it to training as --teacher-cache")
+    parser.add_argument("--min-length", type=int, default=2000,
+                        help="skip contigs shorter than this many bp [2000]")
+    parser.add_argument("--cuda", action="store_true", help="embed on the GPU (LOCAL_RANK's under torchrun)")
+    return parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="taxometer-kd embed",
+        description="Fill a teacher's embedding cache without training (one process, or one per GPU under torchrun).",
+    )
+    return add_embed_arguments(parser)
+
+
+def parse_teacher_options(items: Sequence[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items or ():
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ValueError(f"--teacher-option expects KEY=VALUE, not {item!r}")
+        if key in out:
+            raise ValueError(f"--teacher-option {key} is given twice")
+        out[key] = value
+    return out
+
+
+def read_fasta(path: Path, min_length: int = 0) -> tuple[list[str], list[bytes]]:
+    """Identifiers and upper-case sequences of the records at least ``min_length`` long."""
+    import vamb
+
+    names, seqs = [], []
+    with vamb.vambtools.Reader(str(path)) as fh:
+        for entry in vamb.vambtools.byte_iterfasta(fh, str(path)):
+            if len(entry.sequence) >= min_length:
+                names.append(entry.identifier)
+                seqs.append(bytes(entry.sequence).upper())
+    return names, seqs
+
+
+def split_by_size(sizes: Sequence[int], n_parts: int) -> list[list[int]]:
+    """Greedy balance: largest first onto the least-loaded part. Deterministic; indices sorted."""
+    heap = [(0, p) for p in range(n_parts)]
+    parts: list[list[int]] = [[] for _ in range(n_parts)]
+    for i in sorted(range(len(sizes)), key=lambda i: (-int(sizes[i]), i)):
+        load, p = heapq.heappop(heap)
+        parts[p].append(i)
+        heapq.heappush(heap, (load + int(sizes[i]), p))
+    return [sorted(p) for p in parts]
+
+
+@dataclass
+class DistInfo:
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+    backend: Optional[str] = None
+
+    @property
+    def active(self) -> bool:
+        return self.backend is not None
+
+
+def init_distributed(cuda: bool) -> DistInfo:
+    """Join the process group when launched by torchrun (WORLD_SIZE > 1)."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return DistInfo()
+    import torch
+    import torch.distributed as dist
+
+    rank = int(os.environ["RANK"])
+    local = int(os.environ.get("LOCAL_RANK", rank))
+    backend = "nccl" if cuda else "gloo"
+    if cuda:
+        torch.cuda.set_device(local)
+    hours = float(os.environ.get("TAXOMETER_KD_DIST_TIMEOUT_HOURS", "72"))  # ranks may wait for slower ones
+    if not dist.is_initialized():
+        kwargs: dict[str, Any] = {"backend": backend, "timeout": timedelta(hours=hours)}
+        if cuda:
+            kwargs["device_id"] = torch.device("cuda", local)
+        dist.init_process_group(**kwargs)
+    return DistInfo(rank=dist.get_rank(), world=dist.get_world_size(), local_rank=local, backend=backend)
+
+
+def _all_ok(info: DistInfo, ok: bool) -> bool:
+    """A barrier that also tells every rank whether all ranks succeeded."""
+    if not info.active:
+        return ok
+    import torch
+    import torch.distributed as dist
+
+    device = torch.device("cuda", info.local_rank) if info.backend == "nccl" else torch.device("cpu")
+    flag = torch.tensor([0 if ok else 1], dtype=torch.int64, device=device)
+    dist.all_reduce(flag)
+    return int(flag.item()) == 0
+
+
+def run_embed(args: argparse.Namespace) -> dict[str, Any]:
+    """Fill the cache for ``args`` (see :func:`add_embed_arguments`); returns a summary."""
+    import torch
+    from loguru import logger
+
+    from taxometer_kd import registry
+    from taxometer_kd.embedding_cache import CachedFeatureBuilder, sequence_hash
+    from taxometer_kd.teacher import TeacherContext
+
+    info = init_distributed(args.cuda)
+    if info.world > 1:
+        tag = f"[rank {info.rank}/{info.world}] "
+        logger.configure(patcher=lambda record: record.update(message=tag + record["message"]))
+    try:
+        spec = registry.get_teacher(args.teacher)
+        builder = spec.build
+        if not isinstance(builder, CachedFeatureBuilder):
+            raise ValueError(
+                f"teacher {spec.name!r} has no frozen per-contig embeddings to precompute; "
+                "`embed` works with teachers built on taxometer_kd.embedding_cache.CachedFeatureBuilder"
+            )
+        options = spec.validate_options(parse_teacher_options(args.teacher_option))
+        if args.cuda and not torch.cuda.is_available():
+            raise RuntimeError("--cuda was given but CUDA is not available")
+        device = torch.device("cuda", info.local_rank) if args.cuda else torch.device("cpu")
+
+        t0 = time.monotonic()
+        names, seqs = read_fasta(args.fasta, args.min_length)
+        logger.info(f"embed: {len(seqs)} contigs of >= {args.min_length} bp in {args.fasta}")
+        ctx = TeacherContext(
+            sequences=seqs, identifiers=names, lengths=np.array([len(s) for s in seqs], dtype=np.int64),
+            n_outputs=0, options=options, device=device, cache_dir=Path(args.out),
+        )
+        # Rank 0 resolves (and downloads, if it has to) first; then the others.
+        if info.rank == 0:
+            cache = builder.open_cache(ctx)
+        _all_ok(info, True)
+        if info.rank != 0:
+            cache = builder.open_cache(ctx)
+        hashes = [sequence_hash(s) for s in seqs]
+        first: dict[str, int] = {}
+        for i, h in enumerate(hashes):
+            first.setdefault(h, i)
+        todo = cache.missing(first)
+        # Every rank has scanned the cache before any rank writes to it.
+        _all_ok(info, True)
+        parts = split_by_size([len(seqs[first[h]]) for h in todo], info.world)
+        mine = [todo[j] for j in parts[info.rank]]
+        logger.info(
+            f"embed: {len(first) - len(todo)} of {len(first)} distinct contigs already cached; "
+            f"{len(todo)} to compute, {len(mine)} ({sum(len(seqs[first[h]]) for h in mine):,} bp) by this process"
+        )
+        sub = TeacherContext(
+            sequences=[seqs[first[h]] for h in mine], identifiers=[names[first[h]] for h in mine],
+            lengths=np.array([len(seqs[first[h]]) for h in mine], dtype=np.int64), n_outputs=0,
+            options=options, device=device, cache_dir=Path(args.out),
+        )
+        ok = False
+        try:
+            stats = builder.fill_cache(sub, cache=cache, shard_prefix=f"rank{info.rank:03d}", hashes=mine)
+            ok = True
+        finally:
+            all_ok = _all_ok(info, ok)
+        if not all_ok:
+            raise RuntimeError("embed: another rank failed; the shards written so far are kept for a rerun")
+        summary = {
+            "cache_dir": str(cache.dir), "contigs": len(seqs), "distinct": len(first),
+            "cached_before": len(first) - len(todo), "computed": len(todo),
+            "computed_here": stats.n_computed, "rank": info.rank, "world": info.world,
+            "seconds": time.monotonic() - t0, "stats": stats.extra,
+        }
+        if info.rank == 0:
+            cache.refresh()
+            absent = cache.missing(first)
+            if absent:
+                raise RuntimeError(f"embed: {len(absent)} contigs are still missing from {cache.dir}")
+            index = cache.write_index()
+            logger.info(
+                f"embed: done: {len(first)} distinct contigs in {cache.dir} ({len(todo)} computed, "
+                f"{summary['seconds']:.1f} s); index {index.name}. Train with --teacher-cache {args.out}"
+            )
+        _all_ok(info, True)
+        return summary
+    finally:
+        if info.active:
+            import torch.distributed as dist
+
+            dist.destroy_process_group()
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    import vamb  # noqa: F401  (importing vamb removes loguru's handlers: add ours after it)
+    from loguru import logger
+
+    logger.remove()
+    handler = logger.add(sys.stderr, level="INFO", format="{time:YYYY-MM-DD HH:mm:ss} | {level: <7} | {message}")
+    try:
+        run_embed(args)
+    except (ValueError, KeyError, FileNotFoundError, RuntimeError, ImportError) as exc:
+        logger.error(str(exc))
+        return 1
+    finally:
+        logger.remove(handler)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

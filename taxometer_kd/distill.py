@@ -42,6 +42,9 @@ class KDError(Exception):
 
 # ----------------------------------------------------------------------------- options
 
+ABSTAIN_MODES = ("none", "teacher", "both")
+ABSTAIN_SUFFIX = " [unassigned]"
+
 
 @dataclass
 class KDOptions:
@@ -56,6 +59,8 @@ class KDOptions:
     teacher_fasta: Optional[Path] = None
     student_input: str = "tnf"
     teacher_lr: Optional[float] = None
+    abstain: str = "teacher"
+    abstain_weight: float = 2.0
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Optional["KDOptions"]:
@@ -71,6 +76,8 @@ class KDOptions:
                 ("--teacher-fasta", "kd_teacher_fasta"),
                 ("--student-input", "kd_student_input"),
                 ("--teacher-lr", "kd_teacher_lr"),
+                ("--abstain", "kd_abstain"),
+                ("--abstain-weight", "kd_abstain_weight"),
             )
             if getattr(args, dest, None) not in (None, [])
         ]
@@ -102,6 +109,8 @@ class KDOptions:
             teacher_fasta=getattr(args, "kd_teacher_fasta", None),
             student_input=getattr(args, "kd_student_input", None) or "tnf",
             teacher_lr=getattr(args, "kd_teacher_lr", None),
+            abstain=getattr(args, "kd_abstain", None) or "teacher",
+            abstain_weight=2.0 if getattr(args, "kd_abstain_weight", None) is None else args.kd_abstain_weight,
         )
         opt.validate()
         return opt
@@ -113,6 +122,10 @@ class KDOptions:
             raise KDError(f"--temperature must be a positive number, not {self.temperature}")
         if self.student_input not in ("tnf", "embedding"):
             raise KDError(f"--student-input must be 'tnf' or 'embedding', not {self.student_input!r}")
+        if self.abstain not in ABSTAIN_MODES:
+            raise KDError(f"--abstain must be one of {', '.join(ABSTAIN_MODES)}, not {self.abstain!r}")
+        if not (math.isfinite(self.abstain_weight) and self.abstain_weight > 0):
+            raise KDError(f"--abstain-weight must be a positive number, not {self.abstain_weight}")
         if self.teacher_lr is not None and not (self.teacher_lr > 0):
             raise KDError(f"--teacher-lr must be positive, not {self.teacher_lr}")
         if self.teacher_fasta is not None and not Path(self.teacher_fasta).is_file():
@@ -210,6 +223,8 @@ class TrainData:
     weights: torch.Tensor
     targets: torch.Tensor
     n_classes: int
+    teacher_targets: Optional[torch.Tensor] = None
+    teacher_weights: Optional[torch.Tensor] = None
 
     @property
     def n(self) -> int:
@@ -224,6 +239,8 @@ def make_train_data(
     n_nodes: int,
     device: torch.device,
     student_features: Optional[np.ndarray] = None,
+    teacher_targets: Optional[np.ndarray] = None,
+    teacher_weights: Optional[np.ndarray] = None,
 ) -> TrainData:
     import vamb
 
@@ -241,6 +258,12 @@ def make_train_data(
         targets=torch.as_tensor(targets, dtype=torch.long, device=device),
         # Vamb one-hot encodes labels with at least 105 classes; its losses take argmax
         n_classes=max(n_nodes, 105),
+        teacher_targets=None
+        if teacher_targets is None
+        else torch.as_tensor(teacher_targets, dtype=torch.long, device=device),
+        teacher_weights=None
+        if teacher_weights is None
+        else torch.as_tensor(teacher_weights, dtype=torch.float32, device=device),
     )
 
 
@@ -249,19 +272,64 @@ def distillation_step_losses(
     teacher_logits: torch.Tensor,
     onehot: torch.Tensor,
     student_hier,
-    teacher_hier,
+    hier_t: torch.Tensor,
     kd_loss,
     alpha: float,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(total, student hierarchical, KD, teacher hierarchical) for one batch."""
+    """(total, student hierarchical, KD, teacher hierarchical) for one batch.
+
+    ``hier_t`` is the teacher's own (hierarchical) loss on the batch.
+    """
     hier_s = student_hier(student_logits, onehot)
-    hier_t = teacher_hier(teacher_logits, onehot)
     if alpha < 1.0:
         kd = kd_loss(student_logits, teacher_logits.detach())
     else:
         kd = torch.zeros((), device=student_logits.device)
     total = hier_t + alpha * hier_s + (1.0 - alpha) * kd
     return total, hier_s, kd, hier_t
+
+
+class RowWeightedLoss:
+    """A Vamb hierarchical loss as a weighted mean over contigs, without host syncs.
+
+    Row weights ride on the one-hot targets (Vamb's losses read the target as
+    ``argmax(onehot)``, so scaling a row keeps its target); an optional 0/1 ``mask`` selects
+    rows (cross-fitting). With all weights 1 it equals Vamb's mean-reduced loss.
+    """
+
+    def __init__(self, name: str, tree):
+        import vamb
+
+        hl = vamb.hloss_misc
+        self.name = name
+        if name == "flat_softmax":
+            self._module = hl.FlatSoftmaxNLL(tree, reduction="none")
+        elif name == "soft_margin":
+            self._module = vamb.taxvamb_encode.init_hier_loss(name, tree).loss_fn
+        else:
+            raise KDError(f"no per-contig form of the {name} loss")
+
+    def to(self, device) -> "RowWeightedLoss":
+        self._module = self._module.to(device)
+        return self
+
+    def _rows(self, logits: torch.Tensor, onehot: torch.Tensor) -> torch.Tensor:
+        if self.name == "flat_softmax":
+            return self._module(logits, onehot)
+        return self._soft_margin_rows(logits, onehot)
+
+    def _soft_margin_rows(self, scores: torch.Tensor, onehot: torch.Tensor) -> torch.Tensor:
+        # vamb.hloss_misc.MarginLoss.forward (soft, label_order None) without its mean
+        m = self._module
+        labels = torch.argmax(onehot, dim=1)
+        label_score = scores.gather(-1, labels.unsqueeze(-1)).squeeze(-1)
+        return -label_score + torch.logsumexp(scores + m.tau * m.margin[labels], dim=-1)
+
+    def __call__(self, logits: torch.Tensor, onehot: torch.Tensor, mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+        w = onehot.amax(1)
+        if mask is not None:
+            w = w * mask
+        return (self._rows(logits, onehot) * w).sum() / w.sum().clamp_min(1e-12)
 
 
 def train_jointly(
@@ -283,7 +351,7 @@ def train_jointly(
     student_hier = student.loss_fn
     import vamb
 
-    teacher_hier = vamb.taxvamb_encode.init_hier_loss(student.hierloss.name, student.tree).loss_fn.to(device)
+    teacher_hier = RowWeightedLoss(student.hierloss.name, student.tree).to(device)
     # The student keeps Taxometer's own optimiser (D-Adaptation Adam, lr=1, decoupled decay)
     opt_s = dadaptation.DAdaptAdam(student.parameters(), lr=1, decouple=True)
     t_params = [p for p in teacher.parameters() if p.requires_grad]
@@ -308,15 +376,22 @@ def train_jointly(
         for b in range(nbatches):
             idx = perm[b * batchsize : (b + 1) * batchsize]
             onehot = F.one_hot(data.targets[idx], num_classes=data.n_classes).float()
+            onehot_t = (
+                onehot
+                if data.teacher_targets is None
+                else F.one_hot(data.teacher_targets[idx], num_classes=data.n_classes).float()
+            )
+            if data.teacher_weights is not None:  # a row's weight rides on its one-hot entry
+                onehot_t = onehot_t * data.teacher_weights[idx].unsqueeze(1)
             z_s = student(data.depths[idx], data.tnf[idx], data.total[idx], data.weights[idx])
-            z_t = teacher(idx)
+            z_t, loss_t = teacher.training_outputs(idx, onehot_t, teacher_hier)
             if z_t.shape != z_s.shape:
                 raise KDError(
                     f"the teacher returned logits of shape {tuple(z_t.shape)}, "
                     f"the student {tuple(z_s.shape)}"
                 )
             total, hs, kd, ht = distillation_step_losses(
-                z_s, z_t, onehot, student_hier, teacher_hier, kd_loss, alpha
+                z_s, z_t, onehot, student_hier, loss_t, kd_loss, alpha
             )
             opt_s.zero_grad(set_to_none=True)
             if opt_t is not None:
@@ -429,6 +504,28 @@ def build_graph(taxonomy_path: Path, comp_metadata):
     return nodes, table_parent, targets
 
 
+def add_abstain_leaves(nodes: Sequence[str], table_parent: Sequence[int], targets: np.ndarray):
+    """Give every internal node an extra leaf child meaning "none of the known children".
+
+    Vamb's flat softmax spreads a node's probability over its leaves only, so it cannot say
+    "this genus, but no species we know". With these leaves it can: P(genus) still sums all
+    its leaves, the abstain leaf included, and a contig whose label stops at a node can be
+    read as evidence for that node's abstain leaf. Returns (nodes, parents, abstain_targets):
+    the abstain targets send each label that stops at an internal node (root included, i.e.
+    unlabelled contigs) to that node's abstain leaf.
+    """
+    n = len(nodes)
+    has_child = np.zeros(n, dtype=bool)
+    for p in table_parent[1:]:
+        has_child[p] = True
+    internal = np.flatnonzero(has_child)
+    new_nodes = list(nodes) + [nodes[u] + ABSTAIN_SUFFIX for u in internal]
+    new_parents = list(table_parent) + [int(u) for u in internal]
+    abstain_of = np.arange(n)
+    abstain_of[internal] = n + np.arange(len(internal))
+    return new_nodes, new_parents, abstain_of[np.asarray(targets)]
+
+
 def run_distillation(opt, kd: KDOptions, vamb_main) -> None:
     """``vamb taxometer`` with a teacher. ``opt`` is vamb's ``TaxometerOptions``."""
     import vamb
@@ -467,6 +564,7 @@ def run_distillation(opt, kd: KDOptions, vamb_main) -> None:
     logger.info(f"\tAlpha (hierarchical-loss weight): {kd.alpha}")
     logger.info(f"\tTemperature: {kd.temperature}")
     logger.info(f"\tDistillation loss: {kd.loss}")
+    logger.info(f"\tAbstain leaves: {kd.abstain}")
     logger.info(f"\tStudent input: {'TNF' if kd.student_input == 'tnf' else 'teacher embeddings (Taxometer_G)'}")
     logger.info(f"\tDevice: {device}{' (' + torch.cuda.get_device_name() + ')' if device.type == 'cuda' else ''}")
 
@@ -479,6 +577,17 @@ def run_distillation(opt, kd: KDOptions, vamb_main) -> None:
     logger.info(f"\t{len(nodes)} nodes in the graph")
     n_labelled = int((targets != 0).sum())
     logger.info(f"\t{n_labelled} of {len(targets)} contigs have an initial label")
+    n_real_nodes = len(nodes)
+    teacher_targets = teacher_weights = None
+    if kd.abstain != "none":
+        nodes, table_parent, abstain_targets = add_abstain_leaves(nodes, table_parent, targets)
+        logger.info(f"\tAbstain leaves: {len(nodes) - n_real_nodes} ({kd.abstain} reads truncated labels as abstentions)")
+        teacher_targets = abstain_targets
+        is_abstention = abstain_targets >= n_real_nodes
+        teacher_weights = np.where(is_abstention, kd.abstain_weight, 1.0)
+        logger.info(f"\t{int(is_abstention.sum())} contigs' labels are abstentions for the teacher (weight {kd.abstain_weight})")
+        if kd.abstain == "both":
+            targets = abstain_targets
 
     spec = registry.get_teacher(kd.teacher)
     # Vamb's label space: build a throw-away student to learn nlabels for the loss in use
@@ -496,7 +605,7 @@ def run_distillation(opt, kd: KDOptions, vamb_main) -> None:
         cache_dir=Path(kd.cache_dir) if kd.cache_dir is not None else None,
         n_threads=general.n_threads,
         hier_loss=opt.ploss,
-        extra={"targets": targets, "nodes": nodes, "table_parent": table_parent},
+        extra={"targets": targets, "nodes": nodes, "table_parent": table_parent, "abundance": abundance.matrix},
     )
     del probe
     t0 = time.time()
@@ -528,7 +637,15 @@ def run_distillation(opt, kd: KDOptions, vamb_main) -> None:
         cuda=device.type == "cuda",
     )
     data = make_train_data(
-        abundance.matrix, composition.matrix, meta.lengths, targets, len(nodes), device, student_features
+        abundance.matrix,
+        composition.matrix,
+        meta.lengths,
+        targets,
+        len(nodes),
+        device,
+        student_features,
+        teacher_targets if kd.abstain == "teacher" else None,
+        teacher_weights,
     )
     kd_loss = registry.get_loss(kd.loss).factory(kd.temperature)
 
@@ -565,10 +682,12 @@ def run_distillation(opt, kd: KDOptions, vamb_main) -> None:
     def student_logits(idx):
         return student(data.depths[idx], data.tnf[idx], data.total[idx], data.weights[idx])
 
-    probs_s = predict_probabilities(student_logits, student.pred_fn, n, bs, device)
-    probs_t = predict_probabilities(teacher.predict, student.pred_fn, n, bs, device)
-    write_predictions(out_dir.joinpath("results_teacher.tsv"), probs_t, nodes, opt.softmax_threshold, meta)
-    write_predictions(out_dir.joinpath("results_taxometer.tsv"), probs_s, nodes, opt.softmax_threshold, meta)
+    # abstain leaves (appended after Vamb's nodes) are not written: their mass stays in their parent
+    probs_s = predict_probabilities(student_logits, student.pred_fn, n, bs, device)[:, :n_real_nodes]
+    probs_t = predict_probabilities(teacher.predict, student.pred_fn, n, bs, device)[:, :n_real_nodes]
+    real_nodes = nodes[:n_real_nodes]
+    write_predictions(out_dir.joinpath("results_teacher.tsv"), probs_t, real_nodes, opt.softmax_threshold, meta)
+    write_predictions(out_dir.joinpath("results_taxometer.tsv"), probs_s, real_nodes, opt.softmax_threshold, meta)
     logger.info(
         f"Wrote {out_dir.joinpath('results_taxometer.tsv')} (student) and "
         f"{out_dir.joinpath('results_teacher.tsv')} (teacher)"

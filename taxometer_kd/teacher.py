@@ -60,6 +60,19 @@ class TeacherModel(nn.Module):
     def start_epoch(self, epoch: int) -> None:
         """Called before each training epoch (e.g. to draw new windows)."""
 
+    def training_outputs(self, indices: torch.Tensor, onehot: torch.Tensor, hier_loss) -> tuple[torch.Tensor, torch.Tensor]:
+        """(logits to distil from, the teacher's own loss) for one training batch.
+
+        ``hier_loss(logits, onehot, mask=None)`` is the run's hierarchical loss, a weighted
+        mean over the rows (weights ride on ``onehot``; ``mask`` optionally selects rows).
+
+        By default both come from :meth:`forward` on the whole batch; a teacher whose
+        distillation logits must not come from the parameters trained on the same labels
+        (see :class:`CrossFitHeadTeacher`) overrides this.
+        """
+        logits = self(indices)
+        return logits, hier_loss(logits, onehot)
+
     def embeddings(self) -> Optional[np.ndarray]:
         """Per-contig frozen features (n_contigs x d) if the teacher has them (Taxometer_G)."""
         return None
@@ -110,6 +123,92 @@ class EmbeddingHeadTeacher(TeacherModel):
 
     def forward(self, indices: torch.Tensor) -> torch.Tensor:
         return self.head(self.features.index_select(0, indices))
+
+    def embeddings(self) -> Optional[np.ndarray]:
+        return np.asarray(self._raw, dtype=np.float32)
+
+
+class GroupedMLP(nn.Module):
+    """``k`` independent MLPs evaluated together (one batched matmul per layer)."""
+
+    def __init__(self, k: int, n_in: int, hidden: Sequence[int], n_out: int, dropout: float = 0.2):
+        super().__init__()
+        sizes = [n_in, *hidden, n_out]
+        self.weights = nn.ParameterList()
+        self.biases = nn.ParameterList()
+        for a, b in zip(sizes, sizes[1:]):
+            w = torch.empty(k, a, b)
+            for i in range(k):  # nn.Linear's default initialisation, per member
+                nn.init.kaiming_uniform_(w[i].T, a=5**0.5)
+            self.weights.append(nn.Parameter(w))
+            self.biases.append(nn.Parameter(torch.empty(k, 1, b).uniform_(-(a**-0.5), a**-0.5)))
+        self.act = nn.LeakyReLU()
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B x n_in) -> (k x B x n_out)."""
+        h = x.unsqueeze(0).expand(self.weights[0].shape[0], -1, -1)
+        last = len(self.weights) - 1
+        for i, (w, b) in enumerate(zip(self.weights, self.biases)):
+            h = torch.baddbmm(b, h, w)
+            if i < last:
+                h = self.drop(self.act(h))
+        return h
+
+
+class CrossFitHeadTeacher(TeacherModel):
+    """Heads over frozen per-contig features, cross-fitted so that no contig's own label
+    reaches the logits it is distilled from.
+
+    The contigs are split at random into ``folds`` folds; head ``k`` is trained on every
+    contig outside fold ``k`` and gives the logits of the contigs inside it. A teacher
+    trained on the very labels the student sees would, with enough capacity, memorise
+    them, noise included, and distil the noisy labels back. Out-of-fold logits say instead
+    what a contig's neighbours in the teacher's feature space were labelled: where those
+    disagree, or stop above species, the teacher is unsure, and so is the student.
+    """
+
+    def __init__(
+        self,
+        features: np.ndarray,
+        n_outputs: int,
+        hidden: Sequence[int] = (256,),
+        dropout: float = 0.2,
+        folds: int = 5,
+        seed: int = 0,
+        learning_rate: float = 1e-3,
+        weight_decay: float = 1e-4,
+    ):
+        super().__init__()
+        if folds < 1:
+            raise ValueError(f"folds must be >= 1, not {folds}")
+        feats = torch.as_tensor(np.asarray(features, dtype=np.float32))
+        if feats.ndim != 2 or not torch.isfinite(feats).all():
+            raise ValueError("teacher features must be a finite 2-D matrix")
+        self._raw = features
+        feats = (feats - feats.mean(0, keepdim=True)) / feats.std(0, keepdim=True).clamp_min(1e-6)
+        self.register_buffer("features", feats, persistent=False)
+        gen = torch.Generator().manual_seed(seed % (2**63))
+        self.register_buffer("fold", torch.randint(folds, (feats.shape[0],), generator=gen))
+        self.folds = folds
+        self.heads = GroupedMLP(folds, feats.shape[1], hidden, n_outputs, dropout)
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+
+    def _own(self, all_logits: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
+        return all_logits[self.fold[indices], torch.arange(len(indices), device=indices.device)]
+
+    def forward(self, indices: torch.Tensor) -> torch.Tensor:
+        return self._own(self.heads(self.features.index_select(0, indices)), indices)
+
+    def training_outputs(self, indices, onehot, hier_loss):
+        all_logits = self.heads(self.features.index_select(0, indices))
+        if self.folds == 1:
+            loss = hier_loss(all_logits[0], onehot)
+        else:  # head k learns from the contigs outside fold k (a 0/1 row mask: no host sync)
+            fold = self.fold[indices]
+            loss = sum(hier_loss(all_logits[k], onehot, (fold != k).float()) for k in range(self.folds)) / self.folds
+        return self._own(all_logits, indices), loss
 
     def embeddings(self) -> Optional[np.ndarray]:
         return np.asarray(self._raw, dtype=np.float32)

@@ -64,6 +64,15 @@ def add_kd_arguments(parser: argparse.ArgumentParser) -> None:
         help="teacher learning rate [the teacher's own default]",
     )
     group.add_argument(
+        "--abstain", dest="kd_abstain", choices=("none", "teacher", "both"), default=None,
+        help="add a 'none of the known children' leaf under each taxon; 'teacher' trains the "
+        "teacher to read a label that stops at a taxon as such an abstention [teacher]",
+    )
+    group.add_argument(
+        "--abstain-weight", dest="kd_abstain_weight", metavar="W", type=float, default=None,
+        help="weight of an abstention in the teacher's loss, relative to a taxon label [2]",
+    )
+    group.add_argument(
         "--student-input", dest="kd_student_input", choices=("tnf", "embedding"), default=None,
         help="student features: TNF (Taxometer) or the teacher's embeddings (Taxometer_G) [tnf]",
     )

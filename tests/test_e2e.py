@@ -180,3 +180,26 @@ def test_malformed_taxonomy_on_the_command_line(tiny_data, tmp_path):
     assert proc.returncode == 2
     assert f"{bad}, line 5: contig 'NOPE' is not among" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_taxometer_g_and_abstain_modes(tiny_data, tmp_path):
+    """The Taxometer_G ablation (teacher embeddings replace TNF) and the abstain-leaf modes run."""
+    proc = taxometer(tiny_data, tmp_path / "g", "--teacher", "kmer", "--student-input", "embedding", "--alpha", "1",
+                     "--abstain", "none")
+    assert proc.returncode == 0, proc.stderr
+    log = (tmp_path / "g" / "log.txt").read_text()
+    assert "teacher embeddings (Taxometer_G)" in log
+    names = fasta_names(tiny_data["fasta"])
+    check_results_file(tmp_path / "g" / "results_taxometer.tsv", names)
+    proc = taxometer(tiny_data, tmp_path / "b", "--teacher", "kmer", "--abstain", "both", "--abstain-weight", "3")
+    assert proc.returncode == 0, proc.stderr
+    assert "abstentions for the teacher (weight 3.0)" in (tmp_path / "b" / "log.txt").read_text()
+    text = (tmp_path / "b" / "results_taxometer.tsv").read_text()
+    assert "[unassigned]" not in text  # abstain leaves never reach the output
+    check_results_file(tmp_path / "b" / "results_taxometer.tsv", names)
+
+
+def test_taxometer_g_needs_a_teacher_with_embeddings(tiny_data, tmp_path):
+    proc = taxometer(tiny_data, tmp_path / "o", "--teacher", "dna-cnn", "--student-input", "embedding")
+    assert proc.returncode == 2
+    assert "dna-cnn has none" in proc.stderr

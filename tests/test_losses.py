@@ -76,7 +76,7 @@ def test_student_objective_weights_and_stop_gradient():
     onehot = torch.nn.functional.one_hot(torch.tensor([1]), 105).float()
     kd = kl()(4.0)
     alpha = 0.3
-    total, hs, kdv, ht = distillation_step_losses(z_s, z_t, onehot, hier, hier, kd, alpha)
+    total, hs, kdv, ht = distillation_step_losses(z_s, z_t, onehot, hier, hier(z_t, onehot), kd, alpha)
     assert total.item() == pytest.approx(ht.item() + alpha * hs.item() + (1 - alpha) * kdv.item(), rel=1e-6)
     assert kdv.item() == pytest.approx(kd(z_s.detach(), z_t.detach()).item(), rel=1e-6)
     total.backward()
@@ -86,7 +86,7 @@ def test_student_objective_weights_and_stop_gradient():
     assert torch.allclose(z_t.grad, z_t2.grad, atol=1e-7)
     # alpha = 1 is stock Taxometer's loss for the student: KD has no weight
     z_s.grad = None
-    total, hs, kdv, ht = distillation_step_losses(z_s, z_t, onehot, hier, hier, kd, 1.0)
+    total, hs, kdv, ht = distillation_step_losses(z_s, z_t, onehot, hier, hier(z_t, onehot), kd, 1.0)
     assert kdv.item() == 0.0 and total.item() == pytest.approx(ht.item() + hs.item())
 
 
@@ -141,7 +141,8 @@ def test_unlabelled_contigs_get_the_kd_signal():
     idx = torch.arange(32)
     onehot = torch.nn.functional.one_hot(data.targets[idx], 105).float()
     z_s = student(data.depths[idx], data.tnf[idx], data.total[idx], data.weights[idx])
-    total, hs, kdv, _ = distillation_step_losses(z_s, teacher(idx), onehot, hier, hier, kl()(4.0), 0.3)
+    z_t = teacher(idx)
+    total, hs, kdv, _ = distillation_step_losses(z_s, z_t, onehot, hier, hier(z_t, onehot), kl()(4.0), 0.3)
     assert hs.item() == pytest.approx(0.0, abs=1e-6)
     assert kdv.item() > 0.1
     total.backward()
@@ -158,3 +159,28 @@ def test_unlabelled_contigs_get_the_kd_signal():
     rec = Recording(teacher.logits)
     train_jointly(student, rec, data, kl()(4.0), 0.3, nepochs=1, batchsize=len(leaf), seed=1)
     assert sorted(torch.cat(seen).tolist()) == list(range(len(leaf)))
+
+
+@pytest.mark.parametrize("name", ["flat_softmax", "soft_margin"])
+def test_row_weighted_loss_matches_vamb_and_weights_rows(name):
+    from taxometer_kd.distill import RowWeightedLoss
+
+    nodes, parents = _toy_tree()
+    tree = vamb.hloss_misc.Hierarchy(np.array(parents))
+    vamb_loss = vamb.taxvamb_encode.init_hier_loss(name, tree)
+    rows = RowWeightedLoss(name, tree)
+    torch.manual_seed(0)
+    logits = torch.randn(6, vamb_loss.n_labels)
+    targets = torch.tensor([1, 3, 4, 5, 2, 0])
+    onehot = torch.nn.functional.one_hot(targets, 105).float()
+    assert rows(logits, onehot).item() == pytest.approx(vamb_loss.loss_fn(logits, onehot).item(), rel=1e-6)
+    # weight 3 on row 0 == row 0 given three times
+    w = torch.ones(6)
+    w[0] = 3
+    tripled = torch.cat([logits[:1], logits[:1], logits])
+    tripled_t = torch.cat([onehot[:1], onehot[:1], onehot])
+    assert rows(logits, onehot * w[:, None]).item() == pytest.approx(vamb_loss.loss_fn(tripled, tripled_t).item(), rel=1e-6)
+    # a 0/1 mask selects rows
+    mask = torch.tensor([1.0, 0, 1, 0, 1, 1])
+    sel = mask.bool()
+    assert rows(logits, onehot, mask).item() == pytest.approx(vamb_loss.loss_fn(logits[sel], onehot[sel]).item(), rel=1e-6)

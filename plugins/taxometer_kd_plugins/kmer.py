@@ -1,0 +1,120 @@
+"""A teacher that needs no download: canonical k-mer profiles (k = 5 or 6 by default) with
+their own network.
+
+The student already sees tetranucleotide frequencies; longer k-mers carry codon usage and
+oligonucleotide biases that TNF averages away. Each contig's canonical k-mer counts are
+turned into centred log-ratios (log frequency with a pseudocount, minus the contig's mean
+log frequency), standardised per column, and a learnable MLP head is trained on them with
+the hierarchical loss, cross-fitted (:class:`taxometer_kd.teacher.CrossFitHeadTeacher`):
+the logits a contig is distilled from come from a head that never saw its label.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from loguru import logger
+
+from taxometer_kd.registry import TeacherOption, TeacherSpec, hookimpl, parse_bool
+from taxometer_kd.teacher import CrossFitHeadTeacher, TeacherContext, encode_dna
+
+
+def canonical_index(k: int) -> tuple[np.ndarray, int]:
+    """Map each of the 4**k k-mer codes to the index of its canonical (min with its RC) form."""
+    codes = np.arange(4**k)
+    digits = (codes[:, None] >> (2 * np.arange(k - 1, -1, -1))) & 3  # most significant first
+    rc_digits = (3 - digits)[:, ::-1]
+    rc = (rc_digits << (2 * np.arange(k - 1, -1, -1))).sum(1)
+    canon = np.minimum(codes, rc)
+    uniq, index = np.unique(canon, return_inverse=True)
+    return index.astype(np.int64), len(uniq)
+
+
+def kmer_counts(seq: bytes, k: int, canon: np.ndarray, n_canon: int) -> np.ndarray:
+    """Canonical k-mer counts of one sequence; k-mers with a non-ACGT base are skipped."""
+    codes = encode_dna(seq).astype(np.int64)
+    n = len(codes) - k + 1
+    if n <= 0:
+        return np.zeros(n_canon, dtype=np.float64)
+    bad = codes > 3
+    idx = np.zeros(n, dtype=np.int64)
+    for j in range(k):
+        idx = (idx << 2) | (codes[j : j + n] & 3)
+    if bad.any():
+        badwin = np.convolve(bad.astype(np.int64), np.ones(k, dtype=np.int64), "valid") > 0
+        idx = idx[~badwin]
+    return np.bincount(canon[idx], minlength=n_canon).astype(np.float64)
+
+
+def kmer_profiles(sequences, k: int, pseudocount: float = 0.5, log_every: float = 10.0) -> np.ndarray:
+    """Centred log-ratio transformed canonical k-mer frequencies, one row per sequence."""
+    canon, n_canon = canonical_index(k)
+    out = np.empty((len(sequences), n_canon), dtype=np.float32)
+    t0 = last = time.time()
+    nbases = 0
+    for i, seq in enumerate(sequences):
+        counts = kmer_counts(seq, k, canon, n_canon) + pseudocount
+        logf = np.log(counts / counts.sum())
+        out[i] = logf - logf.mean()
+        nbases += len(seq)
+        now = time.time()
+        if now - last > log_every:
+            logger.info(f"\t{k}-mer profiles: {i + 1}/{len(sequences)} contigs, {nbases / (now - t0) / 1e6:.1f} Mbp/s")
+            last = now
+    return out
+
+
+def abundance_features(ctx: TeacherContext) -> np.ndarray:
+    """Per-contig coverage features: log relative abundance per sample and log total depth."""
+    ab = ctx.extra.get("abundance")
+    if ab is None:
+        raise ValueError("the kmer teacher's abundance=true needs the run's abundances")
+    ab = np.asarray(ab, dtype=np.float64)
+    ab = ab * (1e6 / np.maximum(ab.sum(0, keepdims=True), 1e-12))  # samples to equal depth
+    total = ab.sum(1, keepdims=True)
+    rel = ab / np.maximum(total, 1e-12)
+    return np.hstack([np.log(rel + 1e-3), np.log(total + 1e-3)]).astype(np.float32)
+
+
+def build(ctx: TeacherContext) -> CrossFitHeadTeacher:
+    o = ctx.options
+    k = int(o["k"])
+    t0 = time.time()
+    feats = kmer_profiles(ctx.sequences, k)
+    logger.info(f"\t{k}-mer profiles ({feats.shape[1]} canonical k-mers) of {len(feats)} contigs in {time.time() - t0:.1f} s")
+    if o["abundance"]:
+        feats = np.hstack([feats, abundance_features(ctx)])
+    hidden = tuple(int(h) for h in str(o["hidden"]).split(",") if h)
+    return CrossFitHeadTeacher(
+        feats,
+        ctx.n_outputs,
+        hidden=hidden,
+        dropout=float(o["dropout"]),
+        folds=int(o["folds"]),
+        seed=ctx.seed,
+        learning_rate=float(o["lr"]),
+    )
+
+
+OPTIONS = (
+    TeacherOption("k", int, 5, "k-mer length", choices=(3, 4, 5, 6, 7)),
+    TeacherOption("hidden", str, "256", "hidden layer widths, comma separated (empty: linear)"),
+    TeacherOption("folds", int, 5, "cross-fitting folds (1: one head trained on all labels)"),
+    TeacherOption("dropout", float, 0.2, "dropout in the head"),
+    TeacherOption("lr", float, 1e-3, "Adam learning rate of the head"),
+    TeacherOption("abundance", parse_bool, False, "also give the head the contigs' coverage"),
+)
+
+
+@hookimpl
+def register_teachers(register):
+    register(
+        TeacherSpec(
+            name="kmer",
+            description="canonical k-mer profiles (centred log-ratios) with an MLP head",
+            build=build,
+            options=OPTIONS,
+        ),
+        aliases=("kmer-profile",),
+    )

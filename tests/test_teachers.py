@@ -1,0 +1,167 @@
+"""The built-in teachers and the teacher building blocks."""
+
+import numpy as np
+import pytest
+import torch
+
+import vamb
+from taxometer_kd import registry
+from taxometer_kd.distill import TrainData, add_abstain_leaves, train_jointly
+from taxometer_kd.teacher import CrossFitHeadTeacher, GroupedMLP, TeacherContext, encode_dna
+
+
+def test_encode_dna():
+    assert encode_dna(b"ACGTNacgtx").tolist() == [0, 1, 2, 3, 4, 0, 1, 2, 3, 4]
+
+
+def test_kmer_counts_by_hand():
+    from taxometer_kd_plugins.kmer import canonical_index, kmer_counts
+
+    canon, n = canonical_index(2)
+    assert n == 10  # 16 dinucleotides, 4 palindromes (AT CG GC TA) -> (16 + 4) / 2
+    # ACGT: AC, CG, GT; GT is the reverse complement of AC
+    counts = kmer_counts(b"ACGT", 2, canon, n)
+    ac, cg = canon[0 * 4 + 1], canon[1 * 4 + 2]
+    assert counts[ac] == 2 and counts[cg] == 1 and counts.sum() == 3
+    # a k-mer with N is skipped: ACNGT -> AC, GT only
+    counts = kmer_counts(b"ACNGT", 2, canon, n)
+    assert counts[ac] == 2 and counts.sum() == 2
+    # a sequence and its reverse complement have the same canonical profile
+    rng = np.random.default_rng(0)
+    seq = rng.choice(np.frombuffer(b"ACGT", np.uint8), 500).tobytes()
+    rc = seq[::-1].translate(bytes.maketrans(b"ACGT", b"TGCA"))
+    canon5, n5 = canonical_index(5)
+    assert np.array_equal(kmer_counts(seq, 5, canon5, n5), kmer_counts(rc, 5, canon5, n5))
+
+
+def test_abstain_leaves_by_hand():
+    nodes = ["root", "A", "B", "a1", "a2", "b1"]
+    parents = [-1, 0, 0, 1, 1, 2]
+    targets = np.array([1, 3, 0, 5])  # A (genus-level label), a1, unlabelled, b1
+    new_nodes, new_parents, abstain = add_abstain_leaves(nodes, parents, targets)
+    assert new_nodes[6:] == ["root [unassigned]", "A [unassigned]", "B [unassigned]"]
+    assert new_parents[6:] == [0, 1, 2]
+    assert abstain.tolist() == [7, 3, 6, 5]
+    tree = vamb.hloss_misc.Hierarchy(np.array(new_parents))  # still a valid Vamb hierarchy
+    assert tree.leaf_mask().sum() == 6
+
+
+def test_grouped_mlp_members_are_independent():
+    torch.manual_seed(0)
+    g = GroupedMLP(3, 4, (5,), 2, dropout=0.0)
+    x = torch.randn(7, 4)
+    out = g(x)
+    assert out.shape == (3, 7, 2)
+    # member 1 alone equals a plain MLP with its weights
+    h = torch.nn.functional.leaky_relu(x @ g.weights[0][1] + g.biases[0][1])
+    assert torch.allclose(out[1], h @ g.weights[1][1] + g.biases[1][1], atol=1e-6)
+    out[0].sum().backward()
+    assert g.weights[0].grad[1].abs().sum() == 0 and g.weights[0].grad[0].abs().sum() > 0
+
+
+def _problem(n=120, seed=0):
+    rng = np.random.default_rng(seed)
+    nodes = ["root", "A", "B", "a1", "a2", "b1"]
+    parents = [-1, 0, 0, 1, 1, 2]
+    leaf = rng.integers(0, 2, n)
+    targets = np.where(leaf == 0, 3, 5)
+    feats = np.stack([leaf * 3.0 + rng.normal(0, 0.3, n), rng.normal(0, 1, n)], 1).astype(np.float32)
+    data = TrainData(
+        depths=torch.softmax(torch.randn(n, 2, generator=torch.Generator().manual_seed(1)), 1),
+        tnf=torch.randn(n, 103, generator=torch.Generator().manual_seed(2)),
+        total=torch.zeros(n, 1),
+        weights=torch.ones(n, 1),
+        targets=torch.as_tensor(targets),
+        n_classes=105,
+    )
+    return nodes, parents, feats, data
+
+
+def _train(folds, flip_first):
+    nodes, parents, feats, data = _problem()
+    if flip_first:
+        data.targets[0] = 4 if data.targets[0] != 4 else 3
+    torch.manual_seed(0)
+    student = vamb.taxvamb_encode.VAMB2Label(2, len(nodes), nodes, parents, nhiddens=[8])
+    teacher = CrossFitHeadTeacher(feats, student.nlabels, hidden=(8,), folds=folds, seed=3, learning_rate=1e-2)
+    kd = registry.get_loss("kl").factory(4.0)
+    train_jointly(student, teacher, data, kd, 0.3, nepochs=4, batchsize=32, seed=5)
+    teacher.eval()
+    return teacher.predict(torch.arange(3))
+
+
+def test_cross_fitting_keeps_a_contigs_own_label_out_of_its_logits():
+    a, b = _train(folds=4, flip_first=False), _train(folds=4, flip_first=True)
+    assert torch.equal(a[0], b[0])  # contig 0's logits never saw contig 0's label
+    # the test can fail: without cross-fitting the label does reach them
+    c, d = _train(folds=1, flip_first=False), _train(folds=1, flip_first=True)
+    assert not torch.equal(c[0], d[0])
+
+
+def test_cross_fit_teacher_learns_from_neighbours():
+    nodes, parents, feats, data = _problem(n=400)
+    torch.manual_seed(0)
+    student = vamb.taxvamb_encode.VAMB2Label(2, len(nodes), nodes, parents, nhiddens=[8])
+    teacher = CrossFitHeadTeacher(feats, student.nlabels, hidden=(16,), folds=5, learning_rate=1e-2)
+    hist = train_jointly(student, teacher, data, registry.get_loss("kl").factory(4.0), 0.3, nepochs=20, batchsize=64, seed=1)
+    assert hist[-1]["teacher_ce"] < 0.3 * hist[0]["teacher_ce"]
+    teacher.eval()
+    pred = teacher.predict(torch.arange(400)).argmax(1).numpy()  # leaves: a1, a2, b1
+    truth = np.where(data.targets.numpy() == 3, 0, 2)
+    assert (pred == truth).mean() > 0.95
+
+
+def _ctx(seqs, n_outputs=3, **options):
+    return TeacherContext(
+        sequences=seqs, identifiers=[f"c{i}" for i in range(len(seqs))], lengths=np.array([len(s) for s in seqs]),
+        n_outputs=n_outputs, options=options, device=torch.device("cpu"),
+    )
+
+
+def test_dna_cnn_windows_and_strands():
+    from taxometer_kd_plugins.dna_cnn import PackedDNA
+
+    dna = PackedDNA([b"AACCGGTT", b"ACG"])
+    idx = torch.tensor([0, 1])
+    w = dna.windows(idx, torch.tensor([2, 0]), 4, torch.tensor([False, True]))
+    assert w.shape == (2, 4, 4)
+    assert w[0].argmax(0).tolist() == [1, 1, 2, 2]  # CCGG
+    # contig 1 is ACG + padding N, reverse complemented: N CGT -> rows: none, C, G, T
+    assert w[1].sum(0).tolist() == [0, 1, 1, 1]
+    assert w[1][:, 1:].argmax(0).tolist() == [1, 2, 3]
+
+
+@pytest.mark.parametrize("name", ["dna-cnn", "kmer", "genes"])
+def test_builtin_teachers_give_logits_of_the_label_space(name):
+    spec = registry.get_teacher(name)
+    rng = np.random.default_rng(0)
+    seqs = [rng.choice(np.frombuffer(b"ACGT", np.uint8), int(rng.integers(600, 3000))).tobytes() for _ in range(12)]
+    teacher = spec.build(_ctx(seqs, n_outputs=7, **spec.validate_options({})))
+    idx = torch.arange(12)
+    teacher.train()
+    assert teacher(idx).shape == (12, 7)
+    teacher.eval()
+    out = teacher.predict(idx)
+    assert out.shape == (12, 7) and torch.isfinite(out).all()
+    assert torch.equal(out, teacher.predict(idx))  # prediction is deterministic
+
+
+def test_gene_features_follow_the_genes():
+    import pyrodigal
+
+    from taxometer_kd_plugins.genes import AMINO, SENSE, gene_features
+
+    rng = np.random.default_rng(1)
+    used = ["GCT", "GAA", "AAA", "CTG", "ATT", "GGC"]  # A E K L I G
+    orfs = []
+    for _ in range(3):
+        orfs.append("ATG" + "".join(rng.choice(used, 400)) + "TAA")
+    spacer = lambda: "".join(rng.choice(list("ACGT"), 150))  # noqa: E731
+    seq = ("AGGAGG".join([spacer()] + orfs) + spacer()).encode()
+    f = gene_features(seq, pyrodigal.GeneFinder(meta=True))
+    codon_part, aa_part, extra = f[: len(SENSE)], f[len(SENSE) : len(SENSE) + len(AMINO)], f[-2:]
+    assert extra[0] > 0.5  # genes per kb
+    top_aa = {AMINO[i] for i in np.argsort(aa_part)[-6:]}
+    assert top_aa == set("AEKLIG")
+    top_codons = {SENSE[i] for i in np.argsort(codon_part)[-6:]}
+    assert top_codons == set(used)

@@ -119,20 +119,40 @@ def _cut(names: dict[int, str], scores: Optional[dict[int, float]], threshold: f
     return out
 
 
-def outcome_codes(labels: Labels, truth: Truth, rank: str, threshold: float = 0.5, contigs: Optional[Iterable[str]] = None) -> np.ndarray:
-    """Array of 0 = correct, 1 = wrong, 2 = no label, one per truth contig (or ``contigs``)."""
+def outcome_gates(labels: Labels, truth: Truth, rank: str, contigs: Optional[Iterable[str]] = None) -> tuple[np.ndarray, np.ndarray]:
+    """Outcomes without any cut, and the score that decides each one under a cut.
+
+    Returns ``(codes, gates)``, one entry per truth contig (or ``contigs``): ``codes`` as in
+    :func:`outcome_codes` with no score cut, and ``gates`` the lowest score on the lineage
+    down to ``rank`` (``inf`` for labels without scores, or without a label at ``rank``).
+    The cut at ``threshold`` keeps the label at ``rank`` exactly when ``gate >= threshold``,
+    so one pass gives every operating point (see :func:`codes_at`).
+    """
     r = rank_index(rank)
     keys = list(truth.lineage) if contigs is None else list(contigs)
     codes = np.empty(len(keys), dtype=np.int8)
+    gates = np.full(len(keys), np.inf)
     for i, c in enumerate(keys):
-        pred = _cut(labels.names.get(c, {}), labels.scores.get(c), threshold).get(r)
+        names = labels.names.get(c, {})
+        pred = names.get(r)
         if pred is None:
             codes[i] = 2
-        elif pred == truth.lineage[c].get(r):
-            codes[i] = 0
-        else:
-            codes[i] = 1
-    return codes
+            continue
+        codes[i] = 0 if pred == truth.lineage[c].get(r) else 1
+        scores = labels.scores.get(c)
+        if scores is not None:
+            gates[i] = min(scores.get(k, 1.0) for k in names if k <= r)
+    return codes, gates
+
+
+def codes_at(codes: np.ndarray, gates: np.ndarray, threshold: float) -> np.ndarray:
+    """The outcomes of :func:`outcome_gates` after the cut at ``threshold``."""
+    return np.where(gates >= threshold, codes, np.int8(2)).astype(np.int8)
+
+
+def outcome_codes(labels: Labels, truth: Truth, rank: str, threshold: float = 0.5, contigs: Optional[Iterable[str]] = None) -> np.ndarray:
+    """Array of 0 = correct, 1 = wrong, 2 = no label, one per truth contig (or ``contigs``)."""
+    return codes_at(*outcome_gates(labels, truth, rank, contigs), threshold)
 
 
 def summarise(codes: np.ndarray) -> dict[str, float]:
@@ -153,7 +173,8 @@ def pr_curve(labels: Labels, truth: Truth, rank: str = "species", thresholds=Non
         r = rank_index(rank)
         vals = {s[r] for s in labels.scores.values() if s and r in s}
         thresholds = sorted(vals | {0.5}) if vals else [0.5]
-    return [{"threshold": t, **score(labels, truth, rank, t)} for t in thresholds]
+    codes, gates = outcome_gates(labels, truth, rank)
+    return [{"threshold": t, **summarise(codes_at(codes, gates, t))} for t in thresholds]
 
 
 def main(argv: Optional[list[str]] = None) -> int:

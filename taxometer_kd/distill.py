@@ -66,20 +66,12 @@ class KDOptions:
     def from_args(cls, args: argparse.Namespace) -> Optional["KDOptions"]:
         """``None`` when ``--teacher`` is absent (then the run is stock Taxometer)."""
         name = getattr(args, "kd_teacher", None)
+        from taxometer_kd.vamb_integration import KD_FLAGS
+
         given = [
             flag
-            for flag, dest in (
-                ("--alpha", "kd_alpha"),
-                ("--temperature", "kd_temperature"),
-                ("--teacher-option", "kd_teacher_options"),
-                ("--kd-loss", "kd_loss"),
-                ("--teacher-fasta", "kd_teacher_fasta"),
-                ("--student-input", "kd_student_input"),
-                ("--teacher-lr", "kd_teacher_lr"),
-                ("--abstain", "kd_abstain"),
-                ("--abstain-weight", "kd_abstain_weight"),
-            )
-            if getattr(args, dest, None) not in (None, [])
+            for flag, kwargs in KD_FLAGS[1:]
+            if getattr(args, kwargs["dest"], None) not in (None, [])
         ]
         if name is None:
             if given:
@@ -179,28 +171,14 @@ def select_device(cuda: bool) -> torch.device:
     return torch.device("cuda") if cuda else torch.device("cpu")
 
 
-def atomic_write_text(path: Path, write) -> None:
-    """Write a text file through a temporary file in the same folder, then rename."""
+def atomic_write(path: Path, write, binary: bool = False) -> None:
+    """Write a file through a temporary file in the same folder, then rename it into place,
+    so that a crash never leaves a half-written output. ``write`` gets the open file."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w") as fh:
+        with os.fdopen(fd, "wb" if binary else "w") as fh:
             write(fh)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
-def atomic_torch_save(obj: Any, path: Path) -> None:
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -442,7 +420,7 @@ def write_predictions(
             vamb.taxonomy.PredictedContigTaxonomy(vamb.taxonomy.ContigTaxonomy(ranks), p)
         )
     taxonomy = vamb.taxonomy.PredictedTaxonomy(contig_taxonomies, comp_metadata, False)
-    atomic_write_text(path, lambda fh: taxonomy.write_as_tsv(fh, comp_metadata))
+    atomic_write(path, lambda fh: taxonomy.write_as_tsv(fh, comp_metadata))
 
 
 # ----------------------------------------------------------------------------- the run
@@ -666,13 +644,9 @@ def run_distillation(opt, kd: KDOptions, vamb_main) -> None:
     logger.info(f"Finished joint training in {time.time() - t0:.2f} seconds.")
 
     out_dir = general.out_dir
-    with open(out_dir.joinpath("predictor_model.pt.tmp"), "wb") as fh:
-        student.save(fh)
-    os.replace(out_dir.joinpath("predictor_model.pt.tmp"), out_dir.joinpath("predictor_model.pt"))
-    atomic_torch_save(
-        {"teacher": kd.teacher, "options": kd.teacher_options, "state": teacher.state_dict(), "history": history},
-        out_dir.joinpath("teacher_model.pt"),
-    )
+    atomic_write(out_dir.joinpath("predictor_model.pt"), student.save, binary=True)
+    teacher_state = {"teacher": kd.teacher, "options": kd.teacher_options, "state": teacher.state_dict(), "history": history}
+    atomic_write(out_dir.joinpath("teacher_model.pt"), lambda fh: torch.save(teacher_state, fh), binary=True)
 
     logger.info("Writing the taxonomy predictions")
     logger.info(f"Using threshold {opt.softmax_threshold}")

@@ -52,19 +52,6 @@ def build_parser() -> argparse.ArgumentParser:
     return add_embed_arguments(parser)
 
 
-def parse_teacher_options(items: Sequence[str]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for item in items or ():
-        key, sep, value = item.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise ValueError(f"--teacher-option expects KEY=VALUE, not {item!r}")
-        if key in out:
-            raise ValueError(f"--teacher-option {key} is given twice")
-        out[key] = value
-    return out
-
-
 def read_fasta(path: Path, min_length: int = 0) -> tuple[list[str], list[bytes]]:
     """Identifiers and upper-case sequences of the records at least ``min_length`` long."""
     import vamb
@@ -143,6 +130,7 @@ def run_embed(args: argparse.Namespace) -> dict[str, Any]:
 
     from taxometer_kd import registry
     from taxometer_kd.embedding_cache import CachedFeatureBuilder, sequence_hash
+    from taxometer_kd.distill import parse_key_values
     from taxometer_kd.teacher import TeacherContext
 
     info = init_distributed(args.cuda)
@@ -157,7 +145,7 @@ def run_embed(args: argparse.Namespace) -> dict[str, Any]:
                 f"teacher {spec.name!r} has no frozen per-contig embeddings to precompute; "
                 "`embed` works with teachers built on taxometer_kd.embedding_cache.CachedFeatureBuilder"
             )
-        options = spec.validate_options(parse_teacher_options(args.teacher_option))
+        options = spec.validate_options(parse_key_values(args.teacher_option))
         if args.cuda and not torch.cuda.is_available():
             raise RuntimeError("--cuda was given but CUDA is not available")
         device = torch.device("cuda", info.local_rank) if args.cuda else torch.device("cpu")
@@ -231,11 +219,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     import vamb  # noqa: F401  (importing vamb removes loguru's handlers: add ours after it)
     from loguru import logger
 
+    from taxometer_kd.distill import KDError
+
     logger.remove()
     handler = logger.add(sys.stderr, level="INFO", format="{time:YYYY-MM-DD HH:mm:ss} | {level: <7} | {message}")
     try:
         run_embed(args)
-    except (ValueError, KeyError, FileNotFoundError, RuntimeError, ImportError) as exc:
+    except (KDError, ValueError, KeyError, FileNotFoundError, RuntimeError, ImportError) as exc:
         logger.error(str(exc))
         return 1
     finally:

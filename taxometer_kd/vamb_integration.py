@@ -22,60 +22,45 @@ DISABLE_ENV = "TAXOMETER_KD_DISABLE"
 GROUP_TITLE = "Knowledge distillation (taxometer-kd)"
 
 
+#: (flag, argparse keyword arguments) of every knowledge-distillation flag; each ``dest`` is
+#: prefixed ``kd_`` so that none can clash with vamb's own (vamb already has an ``alpha``)
+KD_FLAGS: tuple[tuple[str, dict], ...] = (
+    ("--teacher", dict(dest="kd_teacher", metavar="NAME",
+                       help="teacher model, e.g. 'default' or genomeocean-500m [none: stock Taxometer]")),
+    ("--alpha", dict(dest="kd_alpha", metavar="A", type=float,
+                     help="weight of the hierarchical loss; 1-A weighs the distillation loss [0.3]")),
+    ("--temperature", dict(dest="kd_temperature", metavar="T", type=float, help="distillation temperature tau [4]")),
+    ("--teacher-option", dict(dest="kd_teacher_options", metavar="KEY=VALUE", action="append",
+                              help="an option of the teacher, validated by it (repeatable)")),
+    ("--teacher-cache", dict(dest="kd_teacher_cache", metavar="DIR", type=Path,
+                             help="directory of cached teacher embeddings [~/.cache/taxometer-kd]")),
+    ("--teacher-fasta", dict(dest="kd_teacher_fasta", metavar="PATH", type=Path,
+                             help="contig FASTA for the teacher when --composition is used instead of --fasta")),
+    ("--kd-loss", dict(dest="kd_loss", metavar="NAME", help="distillation loss [kl]")),
+    ("--teacher-lr", dict(dest="kd_teacher_lr", metavar="LR", type=float,
+                          help="teacher learning rate [the teacher's own default]")),
+    ("--abstain", dict(dest="kd_abstain", choices=("none", "teacher", "both"),
+                       help="add a 'none of the known children' leaf under each taxon; 'teacher' trains "
+                       "the teacher to read a label that stops at a taxon as such an abstention [teacher]")),
+    ("--abstain-weight", dict(dest="kd_abstain_weight", metavar="W", type=float,
+                              help="weight of an abstention in the teacher's loss, relative to a taxon label [2]")),
+    ("--student-input", dict(dest="kd_student_input", choices=("tnf", "embedding"),
+                             help="student features: TNF (Taxometer) or the teacher's embeddings "
+                             "(Taxometer_G) [tnf]")),
+)
+
+
 def add_kd_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group(
         title=GROUP_TITLE,
         description=(
-            "Train Taxometer jointly with a teacher model and distil its soft labels "
-            "(TaxDistill). List teachers with `taxometer-kd teachers`. "
+            "Train Taxometer jointly with a teacher model and distil its soft labels (TaxDistill).\n"
+            "List teachers with `taxometer-kd teachers`. "
             f"Set {DISABLE_ENV}=1 to hide these flags."
         ),
     )
-    group.add_argument(
-        "--teacher", dest="kd_teacher", metavar="NAME", default=None,
-        help="teacher model, e.g. 'default' or genomeocean-500m [none: stock Taxometer]",
-    )
-    group.add_argument(
-        "--alpha", dest="kd_alpha", metavar="A", type=float, default=None,
-        help="weight of the hierarchical loss; 1-A weighs the distillation loss [0.3]",
-    )
-    group.add_argument(
-        "--temperature", dest="kd_temperature", metavar="T", type=float, default=None,
-        help="distillation temperature tau [4]",
-    )
-    group.add_argument(
-        "--teacher-option", dest="kd_teacher_options", metavar="KEY=VALUE", action="append",
-        default=None, help="an option of the teacher, validated by it (repeatable)",
-    )
-    group.add_argument(
-        "--teacher-cache", dest="kd_teacher_cache", metavar="DIR", type=Path, default=None,
-        help="directory of cached teacher embeddings [~/.cache/taxometer-kd]",
-    )
-    group.add_argument(
-        "--teacher-fasta", dest="kd_teacher_fasta", metavar="PATH", type=Path, default=None,
-        help="contig FASTA for the teacher when --composition is used instead of --fasta",
-    )
-    group.add_argument(
-        "--kd-loss", dest="kd_loss", metavar="NAME", default=None,
-        help="distillation loss [kl]",
-    )
-    group.add_argument(
-        "--teacher-lr", dest="kd_teacher_lr", metavar="LR", type=float, default=None,
-        help="teacher learning rate [the teacher's own default]",
-    )
-    group.add_argument(
-        "--abstain", dest="kd_abstain", choices=("none", "teacher", "both"), default=None,
-        help="add a 'none of the known children' leaf under each taxon; 'teacher' trains the "
-        "teacher to read a label that stops at a taxon as such an abstention [teacher]",
-    )
-    group.add_argument(
-        "--abstain-weight", dest="kd_abstain_weight", metavar="W", type=float, default=None,
-        help="weight of an abstention in the teacher's loss, relative to a taxon label [2]",
-    )
-    group.add_argument(
-        "--student-input", dest="kd_student_input", choices=("tnf", "embedding"), default=None,
-        help="student features: TNF (Taxometer) or the teacher's embeddings (Taxometer_G) [tnf]",
-    )
+    for flag, kwargs in KD_FLAGS:
+        group.add_argument(flag, default=None, **kwargs)
 
 
 def _is_taxometer_parser(parser: argparse.ArgumentParser) -> bool:

@@ -140,7 +140,8 @@ def test_broken_plugin_does_not_break_the_commands(tmp_path):
 
 def test_taxometer_kd_teachers_lists_teachers():
     proc = run_cmd(["taxometer-kd", "teachers", "-v"], check=True)
-    assert "dna-cnn (aliases: cnn, default)" in proc.stdout
+    assert "dna-cnn (aliases: cnn)" in proc.stdout
+    assert "kmer (aliases: default, kmer-profile)" in proc.stdout
     assert "--teacher-option window=" in proc.stdout
 
 

@@ -50,9 +50,8 @@ class PackedDNA(nn.Module):
         valid = pos < lengths.unsqueeze(1)
         flat = torch.where(valid, self.offsets[indices].unsqueeze(1) + pos, torch.full_like(pos, self.codes.numel() - 1))
         codes = self.codes[flat]
-        if bool(reverse.any()):
-            rc = self.complement[codes.long()].flip(1)
-            codes = torch.where(reverse.unsqueeze(1), rc, codes)
+        rc = self.complement[codes.long()].flip(1)  # always computed: no host sync on a GPU
+        codes = torch.where(reverse.unsqueeze(1), rc, codes)
         return self.onehot[codes.long()].transpose(1, 2)
 
     def random_starts(self, indices: torch.Tensor, width: int) -> torch.Tensor:
@@ -149,5 +148,5 @@ def register_teachers(register):
             build=build,
             options=OPTIONS,
         ),
-        aliases=("cnn", "default"),
+        aliases=("cnn",),
     )

@@ -250,12 +250,15 @@ class RunSpec:
         return work / "runs" / self.labeller / self.run_id / f"seed{self.seed}"
 
 
-def plan(labellers, teachers, seeds, ablations, alphas, temperatures, ablation_labeller, main_alpha, main_temperature):
+def plan(labellers, teachers, seeds, ablations, alphas, temperatures, ablation_labeller, main_alpha, main_temperature,
+         with_g=True):
     """The methods (in report order) and the runs, seed by seed."""
     main_teacher = teachers[0] if teachers else None
     methods = [INITIAL, STOCK]
     for t in teachers:
-        methods += [kd_method(t, main_alpha, main_temperature, True), teacher_method(t), g_method(t)]
+        methods += [kd_method(t, main_alpha, main_temperature, True), teacher_method(t)]
+        if with_g:
+            methods.append(g_method(t))
     sweep: list[tuple[float, float]] = []
     if ablations and main_teacher:
         sweep = [(a, main_temperature) for a in alphas if a != main_alpha]
@@ -271,7 +274,8 @@ def plan(labellers, teachers, seeds, ablations, alphas, temperatures, ablation_l
                     ((f"kd:{t}", "results_taxometer.tsv"), (f"teacher:{t}", "results_teacher.tsv")),
                     t, main_alpha, main_temperature,
                 ))
-                runs.append(RunSpec(lab, f"kdG-{t}", seed, "kdG", ((f"kdG:{t}", "results_taxometer.tsv"),), t, 1.0))
+                if with_g:
+                    runs.append(RunSpec(lab, f"kdG-{t}", seed, "kdG", ((f"kdG:{t}", "results_taxometer.tsv"),), t, 1.0))
             if lab == ablation_labeller:
                 for a, temp in sweep:
                     m = kd_method(main_teacher, a, temp, False)
@@ -585,6 +589,8 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     p.add_argument("--temperatures", default=TEMPERATURES, help=f"temperature sweep (alpha fixed at --alpha) [{TEMPERATURES}]")
     p.add_argument("--ablation-labeller", help="labeller of the sweeps [the first labeller]")
     p.add_argument("--sankey-cut", type=float, default=0.5, choices=metrics.CUTS, help="score cut of the Sankey figures [0.5]")
+    p.add_argument("--taxometer-g", action=argparse.BooleanOptionalAction, default=True,
+                   help="also run the Taxometer_G variant of each teacher with embeddings [yes]")
     p.add_argument("--dry-run", action="store_true", help="print the runs (and which are done) and stop")
     p.add_argument("--name", help="benchmark name [MODE-DATANAME]")
     p.add_argument("--out", type=Path, help="results dir [benchmarks/results/NAME]")
@@ -652,7 +658,7 @@ def main(argv: Optional[list[str]] = None) -> int:
             )
 
     methods, runs = plan(labellers, teachers, seeds, args.ablations, _floats(args.alphas), _floats(args.temperatures),
-                         ablation_labeller, args.alpha, args.temperature)
+                         ablation_labeller, args.alpha, args.temperature, args.taxometer_g)
     say(f"benchmark {name}: {ds.source}, {ds.n_contigs} contigs; labellers {', '.join(labellers)}; "
         f"teachers {', '.join(teachers)}; seeds {', '.join(map(str, seeds))}; {args.epochs} epochs; {len(runs)} runs")
     say(f"  work dir {rel(work)}, results {rel(out)}")

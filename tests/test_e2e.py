@@ -203,3 +203,12 @@ def test_taxometer_g_needs_a_teacher_with_embeddings(tiny_data, tmp_path):
     proc = taxometer(tiny_data, tmp_path / "o", "--teacher", "dna-cnn", "--student-input", "embedding")
     assert proc.returncode == 2
     assert "dna-cnn has none" in proc.stderr
+
+
+@pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("teacher", ["kmer", "dna-cnn"])
+def test_cuda_run(tiny_data, tmp_path, teacher):
+    proc = taxometer(tiny_data, tmp_path / "o", "--teacher", teacher, "--cuda")
+    assert proc.returncode == 0, proc.stderr
+    assert "Device: cuda" in (tmp_path / "o" / "log.txt").read_text()
+    check_results_file(tmp_path / "o" / "results_taxometer.tsv", fasta_names(tiny_data["fasta"]))

@@ -27,8 +27,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
+import dadaptation
 import numpy as np
 import torch
+import vamb
 import torch.nn.functional as F
 from loguru import logger
 
@@ -144,8 +146,6 @@ def parse_key_values(items: Sequence[str]) -> dict[str, str]:
 
 def read_contig_sequences(fasta: Path, identifiers: Sequence[str]) -> list[bytes]:
     """The DNA of ``identifiers`` (Vamb's composition order) from ``fasta`` (any compression)."""
-    import vamb
-
     wanted = {name: i for i, name in enumerate(identifiers)}
     if len(wanted) != len(identifiers):
         raise KDError("duplicate contig names in the composition")
@@ -220,8 +220,6 @@ def make_train_data(
     teacher_targets: Optional[np.ndarray] = None,
     teacher_weights: Optional[np.ndarray] = None,
 ) -> TrainData:
-    import vamb
-
     loader = vamb.encode.make_dataloader(abundance, tnfs, lengths, batchsize=max(1, len(lengths)))
     depths, tnf, total, weights = loader.dataset.tensors  # type: ignore[attr-defined]
     if student_features is not None:  # Taxometer_G: embeddings replace TNF
@@ -276,8 +274,6 @@ class RowWeightedLoss:
     """
 
     def __init__(self, name: str, tree):
-        import vamb
-
         hl = vamb.hloss_misc
         self.name = name
         if name == "flat_softmax":
@@ -323,12 +319,8 @@ def train_jointly(
     log_every: int = 1,
 ) -> list[dict[str, float]]:
     """Train student and teacher together on the same shuffled batches; returns per-epoch stats."""
-    import dadaptation
-
     device = data.depths.device
     student_hier = student.loss_fn
-    import vamb
-
     teacher_hier = RowWeightedLoss(student.hierloss.name, student.tree).to(device)
     # The student keeps Taxometer's own optimiser (D-Adaptation Adam, lr=1, decoupled decay)
     opt_s = dadaptation.DAdaptAdam(student.parameters(), lr=1, decouple=True)
@@ -408,8 +400,6 @@ def write_predictions(
     path: Path, probs: np.ndarray, nodes: Sequence[str], threshold: float, comp_metadata
 ) -> None:
     """Write ``probs`` in Taxometer's exact ``results_taxometer.tsv`` format, atomically."""
-    import vamb
-
     nodes_ar = np.array(nodes)
     contig_taxonomies = []
     for i in range(probs.shape[0]):
@@ -432,8 +422,6 @@ def check_taxonomy_file(path: Path, identifiers: Sequence[str]) -> None:
     Vamb would stop on most of these too, but with a count or a traceback; this names the
     file, the line and the contig.
     """
-    import vamb
-
     known = set(identifiers)
     seen: dict[str, int] = {}
     with open(path) as fh:
@@ -467,8 +455,6 @@ def check_taxonomy_file(path: Path, identifiers: Sequence[str]) -> None:
 
 
 def build_graph(taxonomy_path: Path, comp_metadata):
-    import vamb
-
     check_taxonomy_file(taxonomy_path, comp_metadata.identifiers)
     try:
         taxonomies = vamb.taxonomy.Taxonomy.from_file(taxonomy_path, comp_metadata, False)
@@ -506,8 +492,6 @@ def add_abstain_leaves(nodes: Sequence[str], table_parent: Sequence[int], target
 
 def run_distillation(opt, kd: KDOptions, vamb_main) -> None:
     """``vamb taxometer`` with a teacher. ``opt`` is vamb's ``TaxometerOptions``."""
-    import vamb
-
     begintime = time.time()
     general = opt.general
     device = select_device(general.cuda)
@@ -559,24 +543,25 @@ def run_distillation(opt, kd: KDOptions, vamb_main) -> None:
     teacher_targets = teacher_weights = None
     if kd.abstain != "none":
         nodes, table_parent, abstain_targets = add_abstain_leaves(nodes, table_parent, targets)
-        logger.info(f"\tAbstain leaves: {len(nodes) - n_real_nodes} ({kd.abstain} reads truncated labels as abstentions)")
         teacher_targets = abstain_targets
         is_abstention = abstain_targets >= n_real_nodes
         teacher_weights = np.where(is_abstention, kd.abstain_weight, 1.0)
-        logger.info(f"\t{int(is_abstention.sum())} contigs' labels are abstentions for the teacher (weight {kd.abstain_weight})")
+        logger.info(
+            f"\t{len(nodes) - n_real_nodes} abstain leaves; {int(is_abstention.sum())} contigs' labels are "
+            f"abstentions for the {'teacher' if kd.abstain == 'teacher' else 'teacher and student'} "
+            f"(weight {kd.abstain_weight})"
+        )
         if kd.abstain == "both":
             targets = abstain_targets
 
     spec = registry.get_teacher(kd.teacher)
-    # Vamb's label space: build a throw-away student to learn nlabels for the loss in use
-    probe = vamb.taxvamb_encode.VAMB2Label(
-        abundance.matrix.shape[1], len(nodes), nodes, table_parent, nhiddens=[1], hier_loss=opt.ploss
-    )
+    # the width of the student's output for the loss in use (leaves, or all nodes)
+    n_outputs = vamb.taxvamb_encode.init_hier_loss(opt.ploss, vamb.hloss_misc.Hierarchy(np.array(table_parent))).n_labels
     ctx = TeacherContext(
         sequences=sequences,
         identifiers=list(meta.identifiers),
         lengths=np.asarray(meta.lengths),
-        n_outputs=probe.nlabels,
+        n_outputs=n_outputs,
         options=kd.teacher_options,
         device=device,
         seed=seed,
@@ -585,7 +570,6 @@ def run_distillation(opt, kd: KDOptions, vamb_main) -> None:
         hier_loss=opt.ploss,
         extra={"targets": targets, "nodes": nodes, "table_parent": table_parent, "abundance": abundance.matrix},
     )
-    del probe
     t0 = time.time()
     logger.info(f"\tPreparing teacher {kd.teacher}")
     teacher: TeacherModel = spec.build(ctx)

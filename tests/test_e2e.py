@@ -193,7 +193,7 @@ def test_taxometer_g_and_abstain_modes(tiny_data, tmp_path):
     check_results_file(tmp_path / "g" / "results_taxometer.tsv", names)
     proc = taxometer(tiny_data, tmp_path / "b", "--teacher", "kmer", "--abstain", "both", "--abstain-weight", "3")
     assert proc.returncode == 0, proc.stderr
-    assert "abstentions for the teacher (weight 3.0)" in (tmp_path / "b" / "log.txt").read_text()
+    assert "abstentions for the teacher and student (weight 3.0)" in (tmp_path / "b" / "log.txt").read_text()
     text = (tmp_path / "b" / "results_taxometer.tsv").read_text()
     assert "[unassigned]" not in text  # abstain leaves never reach the output
     check_results_file(tmp_path / "b" / "results_taxometer.tsv", names)

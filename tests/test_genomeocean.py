@@ -28,7 +28,7 @@ from taxometer_kd.embedding_cache import (  # noqa: E402
     default_cache_root,
     sequence_hash,
 )
-from taxometer_kd.teacher import EmbeddingHeadTeacher, TeacherContext  # noqa: E402
+from taxometer_kd.teacher import CrossFitHeadTeacher, EmbeddingHeadTeacher, TeacherContext  # noqa: E402
 from taxometer_kd_plugins import genomeocean as go  # noqa: E402
 
 CONTEXT = 64  # max_position_embeddings of the tiny model
@@ -140,7 +140,8 @@ def test_teachers_registered_with_options():
         s = spec(alias)
         assert s.name == name and s.needs_download
         assert {o.name for o in s.options} == {
-            "path", "revision", "layer", "pooling", "max-tokens", "batch-tokens", "dtype", "head-lr", "hidden"}
+            "path", "revision", "layer", "pooling", "max-tokens", "batch-tokens", "dtype", "head-lr", "hidden",
+            "folds"}
         assert go.MODELS[name].context == ctx_len
         opts = s.validate_options({})
         assert opts["layer"] == -1 and opts["pooling"] == "mean" and opts["head-lr"] == 1e-4
@@ -621,3 +622,7 @@ def test_teacher_gives_logits_and_trains(tmp_path, checkpoint):
     # the paper's default head: lr 1e-4, (512, 512) hidden
     default = spec().build(make_ctx(seqs, tmp_path / "cache", checkpoint=checkpoint, n_outputs=7))
     assert default.learning_rate == 1e-4 and default(idx[:4]).shape == (4, 7)
+    # cross-fitted heads on the same cached embeddings
+    crossfit = spec().build(make_ctx(seqs, tmp_path / "cache", checkpoint=checkpoint, n_outputs=7, folds="4"))
+    assert isinstance(crossfit, CrossFitHeadTeacher) and crossfit.folds == 4
+    assert crossfit(idx[:4]).shape == (4, 7)

@@ -130,6 +130,8 @@ def teacher_options(model: GenomeOceanModel) -> tuple[TeacherOption, ...]:
         TeacherOption("head-lr", float, 1e-4, "learning rate of the teacher head (the paper: 1e-4)"),
         TeacherOption("hidden", parse_hidden, (512, 512),
                       "hidden layer widths of the head, comma-separated (e.g. 512,512; 0 = linear head)"),
+        TeacherOption("folds", _positive_int, 1,
+                      "cross-fitted heads (as the weight-free teachers); 1 = the paper's single head"),
     )
 
 
@@ -809,12 +811,15 @@ class GenomeOceanBuilder(CachedFeatureBuilder):
         return stats
 
     def make_teacher(self, ctx, features: np.ndarray):
-        from taxometer_kd.teacher import EmbeddingHeadTeacher
+        from taxometer_kd.teacher import CrossFitHeadTeacher, EmbeddingHeadTeacher
 
-        teacher = EmbeddingHeadTeacher(
-            features, ctx.n_outputs, hidden=tuple(ctx.options.get("hidden", (512, 512))),
-            learning_rate=float(ctx.options.get("head-lr", 1e-4)),
-        )
+        hidden = tuple(ctx.options.get("hidden", (512, 512)))
+        lr = float(ctx.options.get("head-lr", 1e-4))
+        folds = int(ctx.options.get("folds", 1))
+        if folds > 1:
+            teacher = CrossFitHeadTeacher(features, ctx.n_outputs, hidden=hidden, folds=folds, seed=ctx.seed, learning_rate=lr)
+        else:
+            teacher = EmbeddingHeadTeacher(features, ctx.n_outputs, hidden=hidden, learning_rate=lr)
         teacher.description = f"{self.model.name} head over frozen whole-contig embeddings"
         return teacher
 

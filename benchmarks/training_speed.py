@@ -122,9 +122,9 @@ def child(args) -> dict:
         device = torch.device("cuda" if cuda else "cpu")
         data = distill.make_train_data(abundance, tnf, lengths, targets, len(nodes), device)
         if args.teacher_kind == "crossfit":
-            teacher = CrossFitHeadTeacher(emb, model.nlabels, hidden=(256,), folds=5)
+            teacher = CrossFitHeadTeacher(emb, model.nlabels, hidden=(256,), folds=10)  # the kmer default
         else:
-            teacher = EmbeddingHeadTeacher(emb, model.nlabels, hidden=(512, 512))
+            teacher = EmbeddingHeadTeacher(emb, model.nlabels, hidden=(512, 512))  # GenomeOcean's default
         del emb
         teacher.to(device)
         kd = registry.get_loss("kl").factory(4.0)

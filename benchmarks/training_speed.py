@@ -158,6 +158,7 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=min(8, os.cpu_count() or 1))
     p.add_argument("--teacher-kind", choices=("crossfit", "head"), default="crossfit")
     p.add_argument("--cuda", action="store_true")
+    p.add_argument("--methods", default="stock,kd", help="which to run (e.g. kd alone for a memory check)")
     p.add_argument("--which", choices=("stock", "kd"), help=argparse.SUPPRESS)
     p.add_argument("--n", type=int, help=argparse.SUPPRESS)
     p.add_argument("--out", type=Path, default=None)
@@ -168,7 +169,7 @@ def main(argv=None) -> int:
     rows = []
     for n in [int(x) for x in args.sizes.split(",")]:
         pair = {}
-        for which in ("stock", "kd"):
+        for which in [m for m in ("stock", "kd") if m in args.methods.split(",")]:
             cmd = [sys.executable, __file__, "--which", which, "--n", str(n), "--epochs", str(args.epochs),
                    "--samples", str(args.samples), "--species", str(args.species),
                    "--embedding-dim", str(args.embedding_dim), "--threads", str(args.threads),

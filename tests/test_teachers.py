@@ -115,6 +115,7 @@ def _ctx(seqs, n_outputs=3, **options):
     return TeacherContext(
         sequences=seqs, identifiers=[f"c{i}" for i in range(len(seqs))], lengths=np.array([len(s) for s in seqs]),
         n_outputs=n_outputs, options=options, device=torch.device("cpu"),
+        extra={"abundance": np.random.default_rng(1).lognormal(0, 1, (len(seqs), 3)).astype(np.float32)},
     )
 
 
@@ -165,3 +166,13 @@ def test_gene_features_follow_the_genes():
     assert top_aa == set("AEKLIG")
     top_codons = {SENSE[i] for i in np.argsort(codon_part)[-6:]}
     assert top_codons == set(used)
+
+
+def test_kmer_coverage_needs_the_abundances():
+    spec = registry.get_teacher("kmer")
+    ctx = _ctx([b"ACGT" * 200], **spec.validate_options({}))
+    ctx.extra = {}
+    with pytest.raises(ValueError, match="abundance"):
+        spec.build(ctx)
+    ctx = _ctx([b"ACGT" * 200, b"GGCA" * 300], **spec.validate_options({"abundance": "false"}))
+    assert spec.build(ctx).features.shape == (2, 136)  # canonical 4-mers only

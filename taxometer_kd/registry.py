@@ -59,6 +59,15 @@ def parse_bool(value: str) -> bool:
     raise ValueError(f"expected a boolean (true/false), not {value!r}")
 
 
+def parse_widths(value: str) -> tuple[int, ...]:
+    """``"512"`` / ``"512,256"`` -> hidden-layer widths of a head; ``"0"`` or ``""``: none (linear)."""
+    parts = [p for p in str(value).replace(" ", "").split(",") if p]
+    widths = tuple(int(p) for p in parts)
+    if any(w < 0 for w in widths):
+        raise ValueError("widths must be positive")
+    return tuple(w for w in widths if w > 0)
+
+
 @dataclass(frozen=True)
 class TeacherSpec:
     """What a plugin registers for one teacher."""

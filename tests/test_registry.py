@@ -162,3 +162,15 @@ def test_plugin_written_as_a_module(tmp_path, monkeypatch):
     _fake_distribution(tmp_path, "my_kd_plugin", "mine = my_kd_plugin\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     assert registry.get_teacher("my").name == "mine"
+
+
+def test_parse_widths():
+    from taxometer_kd.registry import parse_widths
+
+    assert parse_widths("512,256") == (512, 256)
+    assert parse_widths(" 64 ") == (64,)
+    assert parse_widths("0") == () and parse_widths("") == ()
+    with pytest.raises(ValueError):
+        parse_widths("-3")
+    with pytest.raises(ValueError):
+        parse_widths("wide")

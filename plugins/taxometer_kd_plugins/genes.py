@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from loguru import logger
 
-from taxometer_kd.registry import TeacherOption, TeacherSpec, hookimpl
+from taxometer_kd.registry import TeacherOption, TeacherSpec, hookimpl, parse_widths
 from taxometer_kd.teacher import CrossFitHeadTeacher, TeacherContext
 
 _BASES = "TCAG"
@@ -94,15 +94,14 @@ def build(ctx: TeacherContext) -> CrossFitHeadTeacher:
     t0 = time.time()
     feats = gene_profiles(ctx.sequences, int(o["max-bp"]), ctx.n_threads)
     logger.info(f"\tgene features of {len(feats)} contigs in {time.time() - t0:.1f} s")
-    hidden = tuple(int(h) for h in str(o["hidden"]).split(",") if h)
     return CrossFitHeadTeacher(
-        feats, ctx.n_outputs, hidden=hidden, folds=int(o["folds"]), seed=ctx.seed, learning_rate=float(o["lr"])
+        feats, ctx.n_outputs, hidden=o["hidden"], folds=int(o["folds"]), seed=ctx.seed, learning_rate=float(o["lr"])
     )
 
 
 OPTIONS = (
     TeacherOption("max-bp", int, 3000, "bp from the middle of each contig given to gene prediction (0: all)"),
-    TeacherOption("hidden", str, "256", "hidden layer widths, comma separated"),
+    TeacherOption("hidden", parse_widths, (256,), "hidden layer widths, comma separated (0: linear)"),
     TeacherOption("folds", int, 5, "cross-fitting folds (1: one head trained on all labels)"),
     TeacherOption("lr", float, 1e-3, "Adam learning rate of the head"),
 )

@@ -48,7 +48,7 @@ from typing import Any, Callable, Optional, Sequence
 import numpy as np
 
 from taxometer_kd.embedding_cache import CachedFeatureBuilder
-from taxometer_kd.registry import TeacherOption, TeacherSpec, hookimpl
+from taxometer_kd.registry import TeacherOption, TeacherSpec, hookimpl, parse_widths
 
 INSTALL_HINT = "pip install 'taxometer-kd[genomeocean]'"
 ALGORITHM = "genomeocean-whole-contig/v1"
@@ -91,15 +91,6 @@ def _import_transformers():
 
 
 # --------------------------------------------------------------------------- options
-def parse_hidden(value: str) -> tuple[int, ...]:
-    """``"512"`` / ``"512,256"`` -> widths of the head's hidden layers; ``"0"`` or ``""``: none."""
-    parts = [p for p in str(value).replace(" ", "").split(",") if p]
-    widths = tuple(int(p) for p in parts)
-    if any(w < 0 for w in widths):
-        raise ValueError("widths must be positive")
-    return tuple(w for w in widths if w > 0)
-
-
 def _positive_int(value: str) -> int:
     v = int(value)
     if v <= 0:
@@ -128,7 +119,7 @@ def teacher_options(model: GenomeOceanModel) -> tuple[TeacherOption, ...]:
         TeacherOption("dtype", str, "auto", "model precision; auto = bfloat16 on CUDA, float32 on CPU",
                       ("auto", "float32", "bfloat16")),
         TeacherOption("head-lr", float, 1e-4, "learning rate of the teacher head (the paper: 1e-4)"),
-        TeacherOption("hidden", parse_hidden, (512, 512),
+        TeacherOption("hidden", parse_widths, (512, 512),
                       "hidden layer widths of the head, comma-separated (e.g. 512,512; 0 = linear head)"),
         TeacherOption("folds", _positive_int, 1,
                       "cross-fitted heads (as the weight-free teachers); 1 = the paper's single head"),

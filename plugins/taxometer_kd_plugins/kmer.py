@@ -17,7 +17,7 @@ import time
 import numpy as np
 from loguru import logger
 
-from taxometer_kd.registry import TeacherOption, TeacherSpec, hookimpl, parse_bool
+from taxometer_kd.registry import TeacherOption, TeacherSpec, hookimpl, parse_bool, parse_widths
 from taxometer_kd.teacher import CrossFitHeadTeacher, TeacherContext, encode_dna
 
 
@@ -86,11 +86,10 @@ def build(ctx: TeacherContext) -> CrossFitHeadTeacher:
     logger.info(f"\t{k}-mer profiles ({feats.shape[1]} canonical k-mers) of {len(feats)} contigs in {time.time() - t0:.1f} s")
     if o["abundance"]:
         feats = np.hstack([feats, abundance_features(ctx)])
-    hidden = tuple(int(h) for h in str(o["hidden"]).split(",") if h)
     return CrossFitHeadTeacher(
         feats,
         ctx.n_outputs,
-        hidden=hidden,
+        hidden=o["hidden"],
         dropout=float(o["dropout"]),
         folds=int(o["folds"]),
         seed=ctx.seed,
@@ -100,7 +99,7 @@ def build(ctx: TeacherContext) -> CrossFitHeadTeacher:
 
 OPTIONS = (
     TeacherOption("k", int, 4, "k-mer length", choices=(3, 4, 5, 6, 7)),
-    TeacherOption("hidden", str, "256", "hidden layer widths, comma separated (empty: linear)"),
+    TeacherOption("hidden", parse_widths, (256,), "hidden layer widths, comma separated (0: linear)"),
     TeacherOption("folds", int, 10, "cross-fitting folds (1: one head trained on all labels)"),
     TeacherOption("dropout", float, 0.2, "dropout in the head"),
     TeacherOption("lr", float, 1e-3, "Adam learning rate of the head"),

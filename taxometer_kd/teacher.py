@@ -88,6 +88,18 @@ def mlp(n_in: int, hidden: Sequence[int], n_out: int, dropout: float = 0.2) -> n
     return nn.Sequential(*layers)
 
 
+def feature_matrix(features: np.ndarray, standardise: bool = True) -> torch.Tensor:
+    """A frozen per-contig feature matrix as float32, checked, and standardised per column."""
+    feats = torch.as_tensor(np.asarray(features, dtype=np.float32))
+    if feats.ndim != 2:
+        raise ValueError(f"features must be a 2-D matrix, not shape {tuple(feats.shape)}")
+    if not torch.isfinite(feats).all():
+        raise ValueError("teacher features contain NaN or infinite values")
+    if standardise:
+        feats = (feats - feats.mean(0, keepdim=True)) / feats.std(0, keepdim=True).clamp_min(1e-6)
+    return feats
+
+
 class EmbeddingHeadTeacher(TeacherModel):
     """A learnable head over a frozen per-contig feature matrix (GenomeOcean, k-mers, ...).
 
@@ -106,16 +118,8 @@ class EmbeddingHeadTeacher(TeacherModel):
         standardise: bool = True,
     ):
         super().__init__()
-        feats = torch.as_tensor(np.asarray(features, dtype=np.float32))
-        if feats.ndim != 2:
-            raise ValueError(f"features must be a 2-D matrix, not shape {tuple(feats.shape)}")
-        if not torch.isfinite(feats).all():
-            raise ValueError("teacher features contain NaN or infinite values")
         self._raw = features
-        if standardise:
-            mean = feats.mean(0, keepdim=True)
-            std = feats.std(0, keepdim=True).clamp_min(1e-6)
-            feats = (feats - mean) / std
+        feats = feature_matrix(features, standardise)
         self.register_buffer("features", feats, persistent=False)
         self.head = mlp(feats.shape[1], hidden, n_outputs, dropout)
         self.learning_rate = learning_rate
@@ -182,11 +186,8 @@ class CrossFitHeadTeacher(TeacherModel):
         super().__init__()
         if folds < 1:
             raise ValueError(f"folds must be >= 1, not {folds}")
-        feats = torch.as_tensor(np.asarray(features, dtype=np.float32))
-        if feats.ndim != 2 or not torch.isfinite(feats).all():
-            raise ValueError("teacher features must be a finite 2-D matrix")
         self._raw = features
-        feats = (feats - feats.mean(0, keepdim=True)) / feats.std(0, keepdim=True).clamp_min(1e-6)
+        feats = feature_matrix(features)
         self.register_buffer("features", feats, persistent=False)
         gen = torch.Generator().manual_seed(seed % (2**63))
         self.register_buffer("fold", torch.randint(folds, (feats.shape[0],), generator=gen))

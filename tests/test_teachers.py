@@ -176,3 +176,12 @@ def test_kmer_coverage_needs_the_abundances():
         spec.build(ctx)
     ctx = _ctx([b"ACGT" * 200, b"GGCA" * 300], **spec.validate_options({"abundance": "false"}))
     assert spec.build(ctx).features.shape == (2, 136)  # canonical 4-mers only
+
+
+@pytest.mark.parametrize("bad, needle", [(np.zeros(5), "2-D"), (np.array([[1.0, np.nan]]), "NaN")])
+def test_feature_matrix_checks(bad, needle):
+    from taxometer_kd.teacher import EmbeddingHeadTeacher
+
+    for cls in (CrossFitHeadTeacher, EmbeddingHeadTeacher):
+        with pytest.raises(ValueError, match=needle):
+            cls(bad, 3)

@@ -17,6 +17,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from taxometer_kd import fastops
+from taxometer_kd.fastops import Dropout
+
 
 @dataclass
 class TeacherContext:
@@ -65,6 +68,7 @@ class TeacherModel(nn.Module):
 
         ``hier_loss(logits, onehot, mask=None)`` is the run's hierarchical loss, a weighted
         mean over the rows (weights ride on ``onehot``; ``mask`` optionally selects rows).
+        Given ``k x B x C`` logits and a ``k x B`` mask it returns the ``k`` means at once.
 
         By default both come from :meth:`forward` on the whole batch; a teacher whose
         distillation logits must not come from the parameters trained on the same labels
@@ -82,7 +86,7 @@ def mlp(n_in: int, hidden: Sequence[int], n_out: int, dropout: float = 0.2) -> n
     """A plain MLP head: Linear -> LeakyReLU -> Dropout -> BatchNorm per hidden layer."""
     layers: list[nn.Module] = []
     for h in hidden:
-        layers += [nn.Linear(n_in, h), nn.LeakyReLU(), nn.Dropout(dropout), nn.BatchNorm1d(h)]
+        layers += [nn.Linear(n_in, h), nn.LeakyReLU(), Dropout(dropout), nn.BatchNorm1d(h)]
         n_in = h
     layers.append(nn.Linear(n_in, n_out))
     return nn.Sequential(*layers)
@@ -147,7 +151,7 @@ class GroupedMLP(nn.Module):
             self.weights.append(nn.Parameter(w))
             self.biases.append(nn.Parameter(torch.empty(k, 1, b).uniform_(-(a**-0.5), a**-0.5)))
         self.act = nn.LeakyReLU()
-        self.drop = nn.Dropout(dropout)
+        self.p = dropout
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B x n_in) -> (k x B x n_out)."""
@@ -156,7 +160,8 @@ class GroupedMLP(nn.Module):
         for i, (w, b) in enumerate(zip(self.weights, self.biases)):
             h = torch.baddbmm(b, h, w)
             if i < last:
-                h = self.drop(self.act(h))
+                # one dropout mask for the k heads: each head's units still drop with p
+                h = fastops.dropout(self.act(h), self.p, self.training, shared_leading=1)
         return h
 
 
@@ -207,8 +212,8 @@ class CrossFitHeadTeacher(TeacherModel):
         if self.folds == 1:
             loss = hier_loss(all_logits[0], onehot)
         else:  # head k learns from the contigs outside fold k (a 0/1 row mask: no host sync)
-            fold = self.fold[indices]
-            loss = sum(hier_loss(all_logits[k], onehot, (fold != k).float()) for k in range(self.folds)) / self.folds
+            heads = torch.arange(self.folds, device=indices.device).unsqueeze(1)
+            loss = hier_loss(all_logits, onehot, (self.fold[indices] != heads).float()).mean()
         return self._own(all_logits, indices), loss
 
     def embeddings(self) -> Optional[np.ndarray]:

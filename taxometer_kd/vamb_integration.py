@@ -47,6 +47,10 @@ KD_FLAGS: tuple[tuple[str, dict], ...] = (
     ("--student-input", dict(dest="kd_student_input", choices=("tnf", "embedding"),
                              help="student features: TNF (Taxometer) or the teacher's embeddings "
                              "(Taxometer_G) [tnf]")),
+    ("--kd-precision", dict(dest="kd_precision", choices=("auto", "float32", "bfloat16"),
+                            help="precision of the training forward passes; auto: bfloat16 autocast where "
+                            "the device multiplies bf16 in hardware (CUDA with bf16, CPUs with AMX), "
+                            "else float32 [auto]")),
 )
 
 

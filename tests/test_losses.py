@@ -184,3 +184,26 @@ def test_row_weighted_loss_matches_vamb_and_weights_rows(name):
     mask = torch.tensor([1.0, 0, 1, 0, 1, 1])
     sel = mask.bool()
     assert rows(logits, onehot, mask).item() == pytest.approx(vamb_loss.loss_fn(logits[sel], onehot[sel]).item(), rel=1e-6)
+
+
+@pytest.mark.parametrize("name", ["flat_softmax", "soft_margin"])
+def test_row_weighted_loss_over_stacked_heads_equals_one_call_per_head(name):
+    from taxometer_kd.distill import RowWeightedLoss
+
+    nodes, parents = _toy_tree()
+    tree = vamb.hloss_misc.Hierarchy(np.array(parents))
+    n_labels = vamb.taxvamb_encode.init_hier_loss(name, tree).n_labels
+    rows = RowWeightedLoss(name, tree)
+    torch.manual_seed(1)
+    logits = torch.randn(3, 6, n_labels, requires_grad=True)
+    onehot = torch.nn.functional.one_hot(torch.tensor([1, 3, 4, 5, 2, 0]), 105).float()
+    onehot = onehot * torch.tensor([1.0, 2, 1, 0.5, 1, 3])[:, None]
+    mask = torch.tensor([[1.0, 0, 1, 1, 0, 1], [0, 1, 1, 1, 1, 0], [1, 1, 0, 0, 1, 1]])
+    stacked = rows(logits, onehot, mask)
+    assert stacked.shape == (3,)
+    one_by_one = torch.stack([rows(logits[k], onehot, mask[k]) for k in range(3)])
+    torch.testing.assert_close(stacked, one_by_one)
+    g1, = torch.autograd.grad(stacked.sum(), logits)
+    g2, = torch.autograd.grad(one_by_one.sum(), logits)
+    torch.testing.assert_close(g1, g2)
+    assert g1[0, 1].abs().sum() == 0  # a masked row gets no gradient

@@ -1,23 +1,27 @@
 """Speed and memory of the training path: stock Taxometer against taxometer-kd, same inputs.
 
 For each size (contigs) the script generates synthetic TNF, abundances (``--samples``),
-lengths and labels over a taxonomy of ``--species`` species (7 ranks), and, for the KD
-path, cached teacher embeddings (``--embedding-dim``, as a GenomeOcean cache would hold).
-Then, each in a fresh child process so that its peak RSS is its own:
+lengths and labels over a taxonomy of ``--species`` species (7 ranks) and, for the KD
+runs, a teacher's cached per-contig features. Then, each in a fresh child process so
+that its peak RSS is its own, it trains for ``--epochs`` epochs:
 
 - ``stock``: exactly what ``vamb taxometer`` runs (``VAMB2Label``,
-  ``make_dataloader_concat_hloss``, ``trainmodel``) for ``--epochs`` epochs;
-- ``kd``: ``taxometer_kd.distill.train_jointly`` with the same student and a teacher head
-  over the cached embeddings (``--teacher-kind crossfit`` for the k-mer teacher's
-  cross-fitted heads, ``head`` for the paper's single head).
+  ``make_dataloader_concat_hloss``, ``trainmodel``);
+- ``kd-head``: ``taxometer_kd.distill.train_jointly`` with the same student and the
+  GenomeOcean teacher's head (the paper's: one MLP, hidden 512,512) over cached
+  embeddings of ``--embedding-dim`` (1536: GenomeOcean-500M, the paper's teacher);
+- ``kd-crossfit``: the same with the default (k-mer) teacher's 10 cross-fitted heads
+  (hidden 256) over ``--kmer-dim`` features (136 canonical 4-mers + coverage);
+- ``student``: the student side of our path alone (no teacher), for its memory.
 
 It prints wall time, time per epoch (the first epoch is reported apart: it includes the
 one-off set-up), peak RSS and the kd/stock ratios, and writes JSON to
-``benchmarks/results/training_speed_<device>.json``. ``--cuda`` runs both on the GPU.
+``benchmarks/results/training_speed_<device>.json``. ``--cuda`` runs everything on the
+GPU; ``--precision`` is taxometer-kd's ``--kd-precision`` (``auto``: bfloat16 autocast on
+AMX CPUs and bf16-capable GPUs).
 
     python benchmarks/training_speed.py --sizes 20000,100000,500000 --epochs 3
 """
-
 from __future__ import annotations
 
 import argparse
@@ -62,7 +66,11 @@ def make_inputs(n: int, samples: int, species: int, dim: int, seed: int):
             ranks = lineages[true_sp[i]].split(";")
             labels.append(ranks[: 7 if depth[i] > 0.25 else 6])
     emb_centers = rng.normal(0, 1, (species, dim)).astype(np.float32)
-    emb = (emb_centers[true_sp] + rng.normal(0, 1.0, (n, dim))).astype(np.float32)
+    emb = np.empty((n, dim), dtype=np.float32)
+    for start in range(0, n, 65536):  # in float32 chunks: 1M x 1536 is 5.7 GiB already
+        stop = min(n, start + 65536)
+        emb[start:stop] = rng.standard_normal((stop - start, dim), dtype=np.float32)
+        emb[start:stop] += emb_centers[true_sp[start:stop]]
     return tnf, abundance, lengths, labels, emb
 
 
@@ -76,6 +84,20 @@ def graph(labels):
     return nodes, parents, targets
 
 
+def _no_teacher(n_outputs: int):
+    import torch
+
+    from taxometer_kd.teacher import TeacherModel
+
+    class NoTeacher(TeacherModel):
+        """Zero logits and no parameters: with alpha=1 the student trains alone."""
+
+        def forward(self, indices):
+            return torch.zeros(len(indices), n_outputs, device=indices.device)
+
+    return NoTeacher()
+
+
 def child(args) -> dict:
     import numpy as np
     import torch
@@ -85,10 +107,11 @@ def child(args) -> dict:
     import vamb
 
     t0 = time.time()
-    tnf, abundance, lengths, labels, emb = make_inputs(args.n, args.samples, args.species, args.embedding_dim, 0)
+    dim = args.kmer_dim if args.which == "kd-crossfit" else args.embedding_dim
+    tnf, abundance, lengths, labels, emb = make_inputs(args.n, args.samples, args.species, dim, 0)
     nodes, parents, targets = graph(labels)
-    if args.which == "stock":
-        del emb
+    if args.which in ("stock", "student"):
+        emb = None
     t_inputs = time.time() - t0
     cuda = args.cuda
     epoch_times: list[float] = []
@@ -96,6 +119,7 @@ def child(args) -> dict:
     model = vamb.taxvamb_encode.VAMB2Label(
         abundance.shape[1], len(nodes), nodes, parents, nhiddens=[512, 512, 512, 512], cuda=cuda
     )
+    precision = None
     if args.which == "stock":
         loader = vamb.taxvamb_encode.make_dataloader_concat_hloss(
             abundance, tnf, lengths, targets, len(nodes), parents, batchsize=1024
@@ -120,15 +144,19 @@ def child(args) -> dict:
 
         logger.remove()
         device = torch.device("cuda" if cuda else "cpu")
+        precision = distill.resolve_precision(args.precision, device)
         data = distill.make_train_data(abundance, tnf, lengths, targets, len(nodes), device)
-        if args.teacher_kind == "crossfit":
+        if args.which == "kd-crossfit":
             teacher = CrossFitHeadTeacher(emb, model.nlabels, hidden=(256,), folds=10)  # the kmer default
-        else:
+        elif args.which == "kd-head":
             teacher = EmbeddingHeadTeacher(emb, model.nlabels, hidden=(512, 512))  # GenomeOcean's default
-        del emb
+        else:
+            teacher = _no_teacher(model.nlabels)
+        emb = None  # the teacher holds what it needs
         teacher.to(device)
         kd = registry.get_loss("kl").factory(4.0)
-        hist = distill.train_jointly(model, teacher, data, kd, 0.3, args.epochs, 1024, seed=1)
+        alpha = 1.0 if args.which == "student" else 0.3
+        hist = distill.train_jointly(model, teacher, data, kd, alpha, args.epochs, 1024, seed=1, precision=precision)
         epoch_times = [h["seconds"] for h in hist]
     total = time.time() - t0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2  # GiB (ru_maxrss is KiB)
@@ -142,10 +170,14 @@ def child(args) -> dict:
         "epoch_s": sum(epoch_times[1:]) / max(1, len(epoch_times) - 1) if len(epoch_times) > 1 else epoch_times[0],
         "peak_rss_gib": peak,
         "nodes": len(nodes),
+        "precision": precision or "float32",
     }
     if cuda:
         out["peak_cuda_gib"] = torch.cuda.max_memory_allocated() / 1024**3
     return out
+
+
+METHODS = ("stock", "kd-head", "kd-crossfit", "student")
 
 
 def main(argv=None) -> int:
@@ -154,42 +186,55 @@ def main(argv=None) -> int:
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--samples", type=int, default=4)
     p.add_argument("--species", type=int, default=600)
-    p.add_argument("--embedding-dim", type=int, default=768)
+    p.add_argument("--embedding-dim", type=int, default=1536, help="kd-head features [1536: GenomeOcean-500M]")
+    p.add_argument("--kmer-dim", type=int, default=141, help="kd-crossfit features [141: 4-mers + coverage]")
     p.add_argument("--threads", type=int, default=min(8, os.cpu_count() or 1))
-    p.add_argument("--teacher-kind", choices=("crossfit", "head"), default="crossfit")
+    p.add_argument("--precision", choices=("auto", "float32", "bfloat16"), default="auto",
+                   help="taxometer-kd's --kd-precision [auto]")
     p.add_argument("--cuda", action="store_true")
-    p.add_argument("--methods", default="stock,kd", help="which to run (e.g. kd alone for a memory check)")
-    p.add_argument("--which", choices=("stock", "kd"), help=argparse.SUPPRESS)
+    p.add_argument("--methods", default="stock,kd-head,kd-crossfit",
+                   help=f"which to run, of {','.join(METHODS)} [stock,kd-head,kd-crossfit]")
+    p.add_argument("--which", choices=METHODS, help=argparse.SUPPRESS)
     p.add_argument("--n", type=int, help=argparse.SUPPRESS)
     p.add_argument("--out", type=Path, default=None)
     args = p.parse_args(argv)
     if args.which:  # child process
         print(json.dumps(child(args)))
         return 0
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        p.error(f"--methods: unknown {unknown[0]!r} (known: {', '.join(METHODS)})")
     rows = []
+    failed = 0
     for n in [int(x) for x in args.sizes.split(",")]:
-        pair = {}
-        for which in [m for m in ("stock", "kd") if m in args.methods.split(",")]:
+        row: dict = {}
+        for which in [m for m in METHODS if m in methods]:
             cmd = [sys.executable, __file__, "--which", which, "--n", str(n), "--epochs", str(args.epochs),
                    "--samples", str(args.samples), "--species", str(args.species),
-                   "--embedding-dim", str(args.embedding_dim), "--threads", str(args.threads),
-                   "--teacher-kind", args.teacher_kind] + (["--cuda"] if args.cuda else [])
+                   "--embedding-dim", str(args.embedding_dim), "--kmer-dim", str(args.kmer_dim),
+                   "--threads", str(args.threads), "--precision", args.precision] + (["--cuda"] if args.cuda else [])
             proc = subprocess.run(cmd, capture_output=True, text=True)
             if proc.returncode != 0:
                 print(proc.stderr[-3000:], file=sys.stderr)
-                pair[which] = {"which": which, "n": n, "error": proc.stderr[-500:]}
+                row[which] = {"which": which, "n": n, "error": proc.stderr[-500:]}
+                failed += 1
                 continue
-            pair[which] = json.loads(proc.stdout.strip().splitlines()[-1])
-            r = pair[which]
-            print(f"{n:>8} {which:5s} wall {r['train_wall_s']:8.1f} s  epoch {r['epoch_s']:7.2f} s "
-                  f"(first {r['first_epoch_s']:.2f} s)  peak RSS {r['peak_rss_gib']:.2f} GiB", flush=True)
-        if "error" not in pair.get("stock", {"error": 1}) and "error" not in pair.get("kd", {"error": 1}):
-            ratio = pair["kd"]["epoch_s"] / pair["stock"]["epoch_s"]
-            wall = pair["kd"]["train_wall_s"] / pair["stock"]["train_wall_s"]
-            print(f"{n:>8} ratio kd/stock: epoch {ratio:.2f}, training wall {wall:.2f}", flush=True)
-            pair["ratio_epoch"] = ratio
-            pair["ratio_wall"] = wall
-        rows.append(pair)
+            row[which] = json.loads(proc.stdout.strip().splitlines()[-1])
+            r = row[which]
+            print(f"{n:>8} {which:11s} wall {r['train_wall_s']:8.1f} s  epoch {r['epoch_s']:7.2f} s "
+                  f"(first {r['first_epoch_s']:.2f} s)  peak RSS {r['peak_rss_gib']:.2f} GiB"
+                  + (f"  [{r['precision']}]" if which != "stock" else ""), flush=True)
+        stock = row.get("stock", {})
+        for which in ("kd-head", "kd-crossfit", "student"):
+            r = row.get(which, {})
+            if "epoch_s" in stock and "epoch_s" in r:
+                ratio = r["epoch_s"] / stock["epoch_s"]
+                wall = r["train_wall_s"] / stock["train_wall_s"]
+                print(f"{n:>8} ratio {which}/stock: epoch {ratio:.2f}, training wall {wall:.2f}", flush=True)
+                row[f"ratio_epoch_{which}"] = ratio
+                row[f"ratio_wall_{which}"] = wall
+        rows.append(row)
     import torch
 
     device = torch.cuda.get_device_name() if args.cuda else f"cpu{args.threads}"
@@ -198,7 +243,9 @@ def main(argv=None) -> int:
     meta = {k: v for k, v in vars(args).items() if k not in ("which", "n", "out")}
     out.write_text(json.dumps({"device": device, "args": meta, "rows": rows}, indent=1))
     print(f"wrote {out}")
-    return 0
+    if failed:
+        print(f"{failed} run(s) failed", file=sys.stderr)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -67,6 +67,7 @@ def test_log_names_teacher_alpha_temperature_device(kd_run):
     for needle in ("Teacher: dna-cnn", "Alpha (hierarchical-loss weight): 0.3", "Temperature: 4.0", "Device: cpu"):
         assert needle in log, needle
     assert log.count("Teacher CE:") == 2  # one line per epoch
+    assert "Training precision: " in log and "(auto)" in log
 
 
 def test_explicit_command_and_soft_margin(tiny_data, tmp_path):
@@ -93,6 +94,8 @@ def test_cond_softmax_is_refused_clearly(tiny_data, tmp_path):
         (["--teacher", "cnn", "--teacher-option", "window=big"], "option window='big' is invalid"),
         (["--alpha", "0.5"], "--alpha only apply together with --teacher NAME"),
         (["--teacher", "cnn", "--kd-loss", "nope"], "unknown distillation loss 'nope'"),
+        (["--teacher", "cnn", "--kd-precision", "fp8"], "invalid choice: 'fp8'"),
+        (["--kd-precision", "float32"], "--kd-precision only apply together with --teacher NAME"),
     ],
 )
 def test_bad_options_fail_before_anything_is_written(tiny_data, tmp_path, extra, needle):
@@ -197,6 +200,15 @@ def test_taxometer_g_and_abstain_modes(tiny_data, tmp_path):
     text = (tmp_path / "b" / "results_taxometer.tsv").read_text()
     assert "[unassigned]" not in text  # abstain leaves never reach the output
     check_results_file(tmp_path / "b" / "results_taxometer.tsv", names)
+
+
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+def test_kd_precision_flag(tiny_data, tmp_path, precision):
+    proc = taxometer(tiny_data, tmp_path / "o", "--teacher", "kmer", "--kd-precision", precision)
+    assert proc.returncode == 0, proc.stderr
+    log = (tmp_path / "o" / "log.txt").read_text()
+    assert f"Training precision: {precision}\n" in log
+    check_results_file(tmp_path / "o" / "results_taxometer.tsv", fasta_names(tiny_data["fasta"]))
 
 
 def test_taxometer_g_needs_a_teacher_with_embeddings(tiny_data, tmp_path):

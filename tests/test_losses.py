@@ -207,3 +207,38 @@ def test_row_weighted_loss_over_stacked_heads_equals_one_call_per_head(name):
     g2, = torch.autograd.grad(one_by_one.sum(), logits)
     torch.testing.assert_close(g1, g2)
     assert g1[0, 1].abs().sum() == 0  # a masked row gets no gradient
+
+
+def test_bfloat16_training_runs_forward_under_autocast_and_still_learns():
+    torch.manual_seed(0)
+    student, teacher, data, leaf = _toy_problem()
+    seen = []
+    original = teacher.forward
+
+    def forward(indices):
+        out = original(indices)
+        seen.append((torch.is_autocast_enabled("cpu"), out.dtype))
+        return out
+
+    teacher.forward = forward
+    hist = train_jointly(student, teacher, data, kl()(4.0), 0.3, nepochs=15, batchsize=64, seed=1, precision="bfloat16")
+    assert seen and all(on and dtype == torch.bfloat16 for on, dtype in seen)
+    assert all(p.dtype == torch.float32 for p in [*student.parameters(), *teacher.parameters()])  # fp32 master weights
+    assert hist[-1]["teacher_ce"] < 0.5 * hist[0]["teacher_ce"]
+    assert hist[-1]["student_ce"] < 0.7 * hist[0]["student_ce"]
+    with pytest.raises(ValueError, match="precision"):
+        train_jointly(student, teacher, data, kl()(4.0), 0.3, nepochs=1, batchsize=64, seed=1, precision="fp8")
+
+
+def test_precision_auto_follows_the_hardware(monkeypatch):
+    from taxometer_kd.distill import resolve_precision
+
+    cpu = torch.device("cpu")
+    assert resolve_precision("float32", cpu) == "float32"
+    assert resolve_precision("bfloat16", cpu) == "bfloat16"
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    assert resolve_precision("auto", cpu) == "float32"
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True)
+    assert resolve_precision("auto", cpu) == "bfloat16"
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
+    assert resolve_precision("auto", torch.device("cuda")) == "float32"

@@ -10,11 +10,22 @@ from conftest import ROOT, run_cmd
 def test_training_speed_benchmark_runs(tmp_path):
     out = tmp_path / "speed.json"
     proc = run_cmd([sys.executable, str(ROOT / "benchmarks" / "training_speed.py"), "--sizes", "3000",
-                    "--epochs", "2", "--species", "40", "--embedding-dim", "32", "--threads", "1", "--out", str(out)])
+                    "--epochs", "2", "--species", "40", "--embedding-dim", "32", "--kmer-dim", "16",
+                    "--threads", "1", "--methods", "stock,kd-head,kd-crossfit,student",
+                    "--precision", "float32", "--out", str(out)])
     assert proc.returncode == 0, proc.stderr
-    assert "ratio kd/stock" in proc.stdout
+    assert "ratio kd-head/stock" in proc.stdout and "ratio kd-crossfit/stock" in proc.stdout
     data = json.loads(out.read_text())
     row = data["rows"][0]
-    for which in ("stock", "kd"):
+    for which in ("stock", "kd-head", "kd-crossfit", "student"):
         assert row[which]["n"] == 3000 and row[which]["epoch_s"] > 0 and row[which]["peak_rss_gib"] > 0
-    assert row["ratio_epoch"] == row["kd"]["epoch_s"] / row["stock"]["epoch_s"]
+    for which in ("kd-head", "kd-crossfit", "student"):
+        assert row[which]["precision"] == "float32"
+        assert row[f"ratio_epoch_{which}"] == row[which]["epoch_s"] / row["stock"]["epoch_s"]
+
+
+def test_training_speed_benchmark_refuses_unknown_method(tmp_path):
+    proc = run_cmd([sys.executable, str(ROOT / "benchmarks" / "training_speed.py"), "--methods", "stock,kd-fast",
+                    "--out", str(tmp_path / "x.json")])
+    assert proc.returncode == 2 and "kd-fast" in proc.stderr
+    assert not (tmp_path / "x.json").exists()

@@ -107,7 +107,9 @@ def child(args) -> dict:
     import vamb
 
     t0 = time.time()
-    dim = args.kmer_dim if args.which == "kd-crossfit" else args.embedding_dim
+    # the features come last from the generator: stock and student make a 1-column matrix
+    # (same TNF, abundances and labels) so that their peak RSS is not the teacher's
+    dim = {"kd-crossfit": args.kmer_dim, "kd-head": args.embedding_dim}.get(args.which, 1)
     tnf, abundance, lengths, labels, emb = make_inputs(args.n, args.samples, args.species, dim, 0)
     nodes, parents, targets = graph(labels)
     if args.which in ("stock", "student"):

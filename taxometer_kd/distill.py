@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-import dadaptation
 import numpy as np
 import torch
 import vamb
@@ -36,6 +35,7 @@ import torch.nn.functional as F
 from loguru import logger
 
 from taxometer_kd import fastops, registry
+from taxometer_kd.optim import DAdaptAdam
 from taxometer_kd.teacher import TeacherContext, TeacherModel
 
 
@@ -368,8 +368,9 @@ def train_jointly(
     fastops.swap_dropout(student)  # Vamb's nn.Dropout -> same p, cheaper mask on CPU
     fastops.swap_dropout(teacher)
     teacher_hier = RowWeightedLoss(student.hierloss.name, student.tree).to(device)
-    # The student keeps Taxometer's own optimiser (D-Adaptation Adam, lr=1, decoupled decay)
-    opt_s = dadaptation.DAdaptAdam(student.parameters(), lr=1, decouple=True)
+    # The student keeps Taxometer's optimiser: D-Adaptation Adam (lr=1, decoupled decay), in a
+    # form that takes the same steps with its scalars on the device (no host sync per step)
+    opt_s = DAdaptAdam(student.parameters(), lr=1, decouple=True)
     t_params = [p for p in teacher.parameters() if p.requires_grad]
     opt_t = (
         torch.optim.Adam(t_params, lr=teacher_lr or teacher.learning_rate, weight_decay=teacher.weight_decay)

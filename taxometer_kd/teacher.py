@@ -99,9 +99,28 @@ def feature_matrix(features: np.ndarray, standardise: bool = True) -> torch.Tens
         raise ValueError(f"features must be a 2-D matrix, not shape {tuple(feats.shape)}")
     if not torch.isfinite(feats).all():
         raise ValueError("teacher features contain NaN or infinite values")
-    if standardise:
-        feats = (feats - feats.mean(0, keepdim=True)) / feats.std(0, keepdim=True).clamp_min(1e-6)
-    return feats
+    if not standardise:
+        return feats
+    # column mean and sd in float64, then the standardised copy chunk by chunk: peak memory is
+    # the input plus one output matrix (not the two full-size temporaries of the one-liner,
+    # which at 1M contigs x 1536 were 11 GiB on top)
+    n = feats.shape[0]
+    total = torch.zeros(feats.shape[1], dtype=torch.float64)
+    for a in range(0, n, _CHUNK):
+        total += feats[a : a + _CHUNK].sum(0, dtype=torch.float64)
+    mean = total / max(n, 1)
+    ss = torch.zeros_like(total)
+    for a in range(0, n, _CHUNK):
+        ss += (feats[a : a + _CHUNK].double() - mean).square().sum(0)
+    std = (ss / max(n - 1, 1)).sqrt().clamp_min(1e-6)
+    out = torch.empty_like(feats)
+    mean32, std32 = mean.float(), std.float()
+    for a in range(0, n, _CHUNK):
+        torch.div(feats[a : a + _CHUNK] - mean32, std32, out=out[a : a + _CHUNK])
+    return out
+
+
+_CHUNK = 32768
 
 
 class EmbeddingHeadTeacher(TeacherModel):

@@ -185,3 +185,18 @@ def test_feature_matrix_checks(bad, needle):
     for cls in (CrossFitHeadTeacher, EmbeddingHeadTeacher):
         with pytest.raises(ValueError, match=needle):
             cls(bad, 3)
+
+
+def test_feature_matrix_standardises_by_column_in_chunks(monkeypatch):
+    import taxometer_kd.teacher as teacher_mod
+
+    rng = np.random.default_rng(0)
+    raw = (rng.normal(3.0, 2.0, (1000, 7)) * np.arange(1, 8)).astype(np.float32)
+    raw[:, 3] = 5.0  # a constant column: sd clamped, no division by zero
+    monkeypatch.setattr(teacher_mod, "_CHUNK", 64)  # many chunks, one of them partial
+    out = teacher_mod.feature_matrix(raw).numpy()
+    want = (raw - raw.mean(0)) / np.maximum(raw.std(0, ddof=1), 1e-6)
+    np.testing.assert_allclose(out, want, rtol=1e-5, atol=1e-5)
+    assert np.all(np.isfinite(out)) and np.allclose(out[:, 3], 0.0)
+    assert out.dtype == np.float32
+    np.testing.assert_array_equal(teacher_mod.feature_matrix(raw, standardise=False).numpy(), raw)

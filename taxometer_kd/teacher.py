@@ -9,6 +9,7 @@ data is looked up by contig index, on the training device.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Sequence
@@ -92,42 +93,66 @@ def mlp(n_in: int, hidden: Sequence[int], n_out: int, dropout: float = 0.2) -> n
     return nn.Sequential(*layers)
 
 
-def feature_matrix(features: np.ndarray, standardise: bool = True) -> torch.Tensor:
-    """A frozen per-contig feature matrix as float32, checked, and standardised per column."""
-    feats = torch.as_tensor(np.asarray(features, dtype=np.float32))
-    if feats.ndim != 2:
-        raise ValueError(f"features must be a 2-D matrix, not shape {tuple(feats.shape)}")
-    if not torch.isfinite(feats).all():
-        raise ValueError("teacher features contain NaN or infinite values")
-    if not standardise:
-        return feats
-    # column mean and sd in float64, then the standardised copy chunk by chunk: peak memory is
-    # the input plus one output matrix (not the two full-size temporaries of the one-liner,
-    # which at 1M contigs x 1536 were 11 GiB on top)
-    n = feats.shape[0]
-    total = torch.zeros(feats.shape[1], dtype=torch.float64)
-    for a in range(0, n, _CHUNK):
-        total += feats[a : a + _CHUNK].sum(0, dtype=torch.float64)
-    mean = total / max(n, 1)
-    ss = torch.zeros_like(total)
-    for a in range(0, n, _CHUNK):
-        ss += (feats[a : a + _CHUNK].double() - mean).square().sum(0)
-    std = (ss / max(n - 1, 1)).sqrt().clamp_min(1e-6)
-    out = torch.empty_like(feats)
-    mean32, std32 = mean.float(), std.float()
-    for a in range(0, n, _CHUNK):
-        torch.div(feats[a : a + _CHUNK] - mean32, std32, out=out[a : a + _CHUNK])
-    return out
+class FrozenFeatures(nn.Module):
+    """A frozen per-contig feature matrix, standardised per column as rows are looked up.
+
+    The matrix is held once, as given (shared with the caller's float32 array; a teacher's
+    cached embeddings are the biggest thing in a run: 1M contigs x 1536 is 5.7 GiB), with
+    the column means and sds; ``rows(indices)`` returns the standardised rows of a batch,
+    the same values a standardised copy would hold, without the copy.
+    """
+
+    def __init__(self, features: np.ndarray, standardise: bool = True):
+        super().__init__()
+        arr = np.asarray(features)
+        if arr.ndim != 2:
+            raise ValueError(f"features must be a 2-D matrix, not shape {tuple(arr.shape)}")
+        arr = np.require(arr, dtype=np.float32, requirements="C")
+        with warnings.catch_warnings():  # a read-only (memory-mapped) array: never written
+            warnings.simplefilter("ignore", UserWarning)
+            feats = torch.as_tensor(arr)
+        n, d = feats.shape
+        step = max(1, _CHUNK_ELEMENTS // max(d, 1))
+        total = torch.zeros(d, dtype=torch.float64)
+        finite = True
+        for a in range(0, n, step):  # chunk by chunk: no full-size temporaries
+            chunk = feats[a : a + step]
+            finite = finite and bool(torch.isfinite(chunk).all())
+            total += chunk.sum(0, dtype=torch.float64)
+        if not finite:
+            raise ValueError("teacher features contain NaN or infinite values")
+        if standardise:
+            mean = total / max(n, 1)
+            ss = torch.zeros_like(total)
+            for a in range(0, n, step):
+                ss += (feats[a : a + step].double() - mean).square().sum(0)
+            std = (ss / max(n - 1, 1)).sqrt().clamp_min(1e-6)
+        else:
+            mean, std = torch.zeros(d, dtype=torch.float64), torch.ones(d, dtype=torch.float64)
+        self.register_buffer("matrix", feats, persistent=False)
+        self.register_buffer("mean", mean.float(), persistent=False)
+        self.register_buffer("std", std.float(), persistent=False)
+
+    @property
+    def shape(self) -> torch.Size:
+        return self.matrix.shape
+
+    def rows(self, indices: torch.Tensor) -> torch.Tensor:
+        return (self.matrix.index_select(0, indices) - self.mean) / self.std
+
+    def standardised(self) -> torch.Tensor:
+        """The whole standardised matrix (a copy; for tests and small data)."""
+        return (self.matrix - self.mean) / self.std
 
 
-_CHUNK = 32768
+_CHUNK_ELEMENTS = 1 << 22  # per chunk of rows: 32 MiB in float64
 
 
 class EmbeddingHeadTeacher(TeacherModel):
     """A learnable head over a frozen per-contig feature matrix (GenomeOcean, k-mers, ...).
 
-    Features are standardised once (per column) and kept on the training device as a
-    buffer, so a batch is one index-select.
+    Features stay on the training device as given (:class:`FrozenFeatures`), so a batch is
+    one index-select, standardised per column on the fly.
     """
 
     def __init__(
@@ -141,18 +166,16 @@ class EmbeddingHeadTeacher(TeacherModel):
         standardise: bool = True,
     ):
         super().__init__()
-        self._raw = features
-        feats = feature_matrix(features, standardise)
-        self.register_buffer("features", feats, persistent=False)
-        self.head = mlp(feats.shape[1], hidden, n_outputs, dropout)
+        self.frozen = FrozenFeatures(features, standardise)
+        self.head = mlp(self.frozen.shape[1], hidden, n_outputs, dropout)
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
 
     def forward(self, indices: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features.index_select(0, indices))
+        return self.head(self.frozen.rows(indices))
 
     def embeddings(self) -> Optional[np.ndarray]:
-        return np.asarray(self._raw, dtype=np.float32)
+        return self.frozen.matrix.cpu().numpy()
 
 
 class GroupedMLP(nn.Module):
@@ -210,13 +233,12 @@ class CrossFitHeadTeacher(TeacherModel):
         super().__init__()
         if folds < 1:
             raise ValueError(f"folds must be >= 1, not {folds}")
-        self._raw = features
-        feats = feature_matrix(features)
-        self.register_buffer("features", feats, persistent=False)
+        self.frozen = FrozenFeatures(features)
+        n, d = self.frozen.shape
         gen = torch.Generator().manual_seed(seed % (2**63))
-        self.register_buffer("fold", torch.randint(folds, (feats.shape[0],), generator=gen))
+        self.register_buffer("fold", torch.randint(folds, (n,), generator=gen))
         self.folds = folds
-        self.heads = GroupedMLP(folds, feats.shape[1], hidden, n_outputs, dropout)
+        self.heads = GroupedMLP(folds, d, hidden, n_outputs, dropout)
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
 
@@ -224,10 +246,10 @@ class CrossFitHeadTeacher(TeacherModel):
         return all_logits[self.fold[indices], torch.arange(len(indices), device=indices.device)]
 
     def forward(self, indices: torch.Tensor) -> torch.Tensor:
-        return self._own(self.heads(self.features.index_select(0, indices)), indices)
+        return self._own(self.heads(self.frozen.rows(indices)), indices)
 
     def training_outputs(self, indices, onehot, hier_loss):
-        all_logits = self.heads(self.features.index_select(0, indices))
+        all_logits = self.heads(self.frozen.rows(indices))
         if self.folds == 1:
             loss = hier_loss(all_logits[0], onehot)
         else:  # head k learns from the contigs outside fold k (a 0/1 row mask: no host sync)
@@ -236,7 +258,7 @@ class CrossFitHeadTeacher(TeacherModel):
         return self._own(all_logits, indices), loss
 
     def embeddings(self) -> Optional[np.ndarray]:
-        return np.asarray(self._raw, dtype=np.float32)
+        return self.frozen.matrix.cpu().numpy()
 
 
 _ONEHOT_TABLE = np.full(256, 4, dtype=np.uint8)

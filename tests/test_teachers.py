@@ -7,7 +7,7 @@ import torch
 import vamb
 from taxometer_kd import registry
 from taxometer_kd.distill import TrainData, add_abstain_leaves, train_jointly
-from taxometer_kd.teacher import CrossFitHeadTeacher, GroupedMLP, TeacherContext, encode_dna
+from taxometer_kd.teacher import CrossFitHeadTeacher, EmbeddingHeadTeacher, GroupedMLP, TeacherContext, encode_dna
 
 
 def test_encode_dna():
@@ -175,7 +175,7 @@ def test_kmer_coverage_needs_the_abundances():
     with pytest.raises(ValueError, match="abundance"):
         spec.build(ctx)
     ctx = _ctx([b"ACGT" * 200, b"GGCA" * 300], **spec.validate_options({"abundance": "false"}))
-    assert spec.build(ctx).features.shape == (2, 136)  # canonical 4-mers only
+    assert spec.build(ctx).frozen.shape == (2, 136)  # canonical 4-mers only
 
 
 @pytest.mark.parametrize("bad, needle", [(np.zeros(5), "2-D"), (np.array([[1.0, np.nan]]), "NaN")])
@@ -187,16 +187,43 @@ def test_feature_matrix_checks(bad, needle):
             cls(bad, 3)
 
 
-def test_feature_matrix_standardises_by_column_in_chunks(monkeypatch):
+def test_frozen_features_standardise_by_column_without_a_copy(monkeypatch):
     import taxometer_kd.teacher as teacher_mod
 
     rng = np.random.default_rng(0)
     raw = (rng.normal(3.0, 2.0, (1000, 7)) * np.arange(1, 8)).astype(np.float32)
     raw[:, 3] = 5.0  # a constant column: sd clamped, no division by zero
-    monkeypatch.setattr(teacher_mod, "_CHUNK", 64)  # many chunks, one of them partial
-    out = teacher_mod.feature_matrix(raw).numpy()
+    monkeypatch.setattr(teacher_mod, "_CHUNK_ELEMENTS", 64 * 7)  # chunks of 64 rows, the last partial
+    frozen = teacher_mod.FrozenFeatures(raw)
     want = (raw - raw.mean(0)) / np.maximum(raw.std(0, ddof=1), 1e-6)
-    np.testing.assert_allclose(out, want, rtol=1e-5, atol=1e-5)
-    assert np.all(np.isfinite(out)) and np.allclose(out[:, 3], 0.0)
-    assert out.dtype == np.float32
-    np.testing.assert_array_equal(teacher_mod.feature_matrix(raw, standardise=False).numpy(), raw)
+    np.testing.assert_allclose(frozen.standardised().numpy(), want, rtol=1e-5, atol=1e-5)
+    idx = torch.tensor([999, 0, 17, 17])
+    np.testing.assert_allclose(frozen.rows(idx).numpy(), want[[999, 0, 17, 17]], rtol=1e-5, atol=1e-5)
+    assert np.allclose(frozen.standardised().numpy()[:, 3], 0.0)
+    assert np.shares_memory(frozen.matrix.numpy(), raw)  # held once, not copied
+    plain = teacher_mod.FrozenFeatures(raw, standardise=False)
+    np.testing.assert_array_equal(plain.rows(idx).numpy(), raw[[999, 0, 17, 17]])
+    # a read-only (memory-mapped) matrix works too, and the NaN check reaches the last chunk
+    ro = raw.copy()
+    ro.setflags(write=False)
+    assert teacher_mod.FrozenFeatures(ro).shape == (1000, 7)
+    bad = raw.copy()
+    bad[-1, -1] = np.inf
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        teacher_mod.FrozenFeatures(bad)
+
+
+def test_head_teachers_see_standardised_rows_and_return_raw_embeddings():
+    rng = np.random.default_rng(1)
+    raw = rng.normal(10.0, 3.0, (50, 5)).astype(np.float32)
+    for cls in (CrossFitHeadTeacher, EmbeddingHeadTeacher):
+        teacher = cls(raw, 4)
+        np.testing.assert_array_equal(teacher.embeddings(), raw)
+        seen = []
+        first = teacher.heads if cls is CrossFitHeadTeacher else teacher.head
+        first.register_forward_pre_hook(lambda m, args: seen.append(args[0].clone()))
+        teacher.eval()
+        teacher(torch.arange(50))
+        x = seen[0]
+        assert torch.allclose(x.mean(0), torch.zeros(5), atol=1e-5)
+        assert torch.allclose(x.std(0), torch.ones(5), atol=1e-4)

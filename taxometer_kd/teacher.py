@@ -48,6 +48,10 @@ class TeacherModel(nn.Module):
     and may override :meth:`predict` (evaluation; deterministic, whole contig) and
     :meth:`start_epoch`. ``learning_rate`` and ``weight_decay`` configure the teacher's Adam
     optimiser (the paper: 1e-4 for a head on frozen embeddings).
+
+    During training the forward passes may run under bfloat16 autocast (``--kd-precision``):
+    logits may come back as bf16 (the trainer computes every loss in float32), and plain
+    ``nn.Dropout`` modules are swapped for :class:`taxometer_kd.fastops.Dropout` (same ``p``).
     """
 
     learning_rate: float = 1e-3

@@ -22,6 +22,7 @@ AMX CPUs and bf16-capable GPUs).
 
     python benchmarks/training_speed.py --sizes 20000,100000,500000 --epochs 3
 """
+
 from __future__ import annotations
 
 import argparse

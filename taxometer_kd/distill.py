@@ -363,11 +363,11 @@ def train_jointly(
         if precision == "bfloat16"
         else contextlib.nullcontext
     )
-    # the student's hierarchical loss: Vamb's (same values, tested), in its faster per-row form
-    student_hier = RowWeightedLoss(student.hierloss.name, student.tree).to(device)
+    # Both networks' hierarchical loss: Vamb's (same values, tested), in a per-row form that
+    # also weights and masks rows (teacher) and takes stacked heads (cross-fitting)
+    hier = RowWeightedLoss(student.hierloss.name, student.tree).to(device)
     fastops.swap_dropout(student)  # Vamb's nn.Dropout -> same p, cheaper mask on CPU
     fastops.swap_dropout(teacher)
-    teacher_hier = RowWeightedLoss(student.hierloss.name, student.tree).to(device)
     # The student keeps Taxometer's optimiser: D-Adaptation Adam (lr=1, decoupled decay), in a
     # form that takes the same steps with its scalars on the device (no host sync per step)
     opt_s = DAdaptAdam(student.parameters(), lr=1, decouple=True)
@@ -402,7 +402,7 @@ def train_jointly(
                 onehot_t = onehot_t * data.teacher_weights[idx].unsqueeze(1)
             with autocast():
                 z_s = student(data.depths[idx], data.tnf[idx], data.total[idx], data.weights[idx]).float()
-                z_t, loss_t = teacher.training_outputs(idx, onehot_t, teacher_hier)
+                z_t, loss_t = teacher.training_outputs(idx, onehot_t, hier)
             z_t = z_t.float()
             if z_t.shape != z_s.shape:
                 raise KDError(
@@ -410,7 +410,7 @@ def train_jointly(
                     f"the student {tuple(z_s.shape)}"
                 )
             total, hs, kd, ht = distillation_step_losses(
-                z_s, z_t, onehot, student_hier, loss_t, kd_loss, alpha
+                z_s, z_t, onehot, hier, loss_t, kd_loss, alpha
             )
             opt_s.zero_grad(set_to_none=True)
             if opt_t is not None:

@@ -2,11 +2,12 @@
 
 Taxometer trains its student with ``dadaptation.DAdaptAdam(lr=1, decouple=True)``. That
 implementation calls ``.item()`` twice per parameter tensor per step (for its running
-numerator and the l1 norm of ``s``), so on a GPU every step waits for the device about
-twenty times; on a CPU its per-tensor Python loop costs ~5 ms a step. :class:`DAdaptAdam`
+numerator and the l1 norm of ``s``), so on a GPU every step waits for the device
+36 times for Taxometer's student (18 parameter tensors). :class:`DAdaptAdam`
 computes the same update (same ``d`` estimate, same moments, same step) with the scalars
 kept as float64 tensors on the parameters' device and the per-tensor work in ``_foreach``
-ops: no host round trip per step.
+ops: no host round trip per step. On a CPU, where ``.item()`` costs nothing, it is no
+faster (measured 4.3 against 3.5 ms a step for the student's parameters).
 
 Supported: one parameter group, ``use_bias_correction=False`` and no FSDP (how Vamb uses
 it), coupled or decoupled weight decay, ``growth_rate``.
@@ -84,7 +85,8 @@ class DAdaptAdam(torch.optim.Optimizer):
             torch._foreach_add_(grads, params, alpha=decay)
 
         dlr = d * lr  # float64, like the reference's Python floats
-        denoms = torch._foreach_add(torch._foreach_sqrt(exp_avg_sqs), eps)
+        denoms = torch._foreach_sqrt(exp_avg_sqs)
+        torch._foreach_add_(denoms, eps)
         dots = torch.stack([torch.dot(g.flatten(), r.flatten()) for g, r in zip(grads, torch._foreach_div(ss, denoms))])
         numerator_acum = dlr * dots.double().sum()
 

@@ -118,13 +118,11 @@ class FrozenFeatures(nn.Module):
         n, d = feats.shape
         step = max(1, _CHUNK_ELEMENTS // max(d, 1))
         total = torch.zeros(d, dtype=torch.float64)
-        finite = True
         for a in range(0, n, step):  # chunk by chunk: no full-size temporaries
             chunk = feats[a : a + step]
-            finite = finite and bool(torch.isfinite(chunk).all())
+            if not torch.isfinite(chunk).all():
+                raise ValueError("teacher features contain NaN or infinite values")
             total += chunk.sum(0, dtype=torch.float64)
-        if not finite:
-            raise ValueError("teacher features contain NaN or infinite values")
         if standardise:
             mean = total / max(n, 1)
             ss = torch.zeros_like(total)

@@ -60,6 +60,15 @@ def fmt(row: Optional[dict[str, Any]], field: str, digits: int = 3, minmax: bool
     return text
 
 
+def _not_run_lines(runs: list[dict[str, Any]]) -> str:
+    """One line per labeller and run with the seeds that were not run."""
+    seeds: dict[tuple[str, str], list[int]] = {}
+    for r in runs:
+        seeds.setdefault((r["labeller"], r["run"]), []).append(r["seed"])
+    return "\n".join(f"- {lab} `{run}`: seed{'s' if len(ss) > 1 else ''} {', '.join(map(str, sorted(ss)))}"
+                     for (lab, run), ss in seeds.items())
+
+
 def md_table(header: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
@@ -431,6 +440,7 @@ def write_report(results: dict[str, Any], out: Path) -> Path:
     n_reused = sum(bool(r.get("reused")) for r in runs)
     failed = [r for r in runs if r["status"] == "failed"]
     na = [r for r in runs if r["status"] == "not_applicable"]
+    not_run = [r for r in runs if r["status"] == "not_run"]
     env = results["environment"]
     L: list[str] = []
     add = L.append
@@ -533,6 +543,11 @@ def write_report(results: dict[str, Any], out: Path) -> Path:
     if na:
         reasons = sorted({r.get("error", "") for r in na})
         add(f"Not applicable ({len(na)} runs): " + "; ".join(reasons) + "\n")
+    if not_run:
+        add(f"**{len(not_run)} of {len(runs)} planned runs were not run** (`--report-only`): the tables and figures "
+            "hold only the finished ones (see the seeds column); rerun the command without `--report-only` to run "
+            "them. Not run:\n")
+        add(_not_run_lines(not_run) + "\n")
     if failed:
         add(f"**{len(failed)} run(s) failed** (left out of every table; rerun the command to retry them):\n")
         for r in failed:

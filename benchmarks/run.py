@@ -12,6 +12,8 @@ temperature sweeps. Every run keeps its output directory under the work dir and 
 when its result file exists, so an interrupted benchmark resumes. Then it scores everything
 (:mod:`benchmarks.metrics`) and writes JSON, CSV, figures and ``report.md``
 (:mod:`benchmarks.report`) to ``benchmarks/results/<name>/``. Exit status 1 when a run failed.
+``--report-only`` scores the finished runs without starting the others (the report lists
+them as not run): a partial report of a benchmark too long for one sitting.
 """
 
 from __future__ import annotations
@@ -389,16 +391,25 @@ def _tail(path: Path, n: int = 12) -> str:
         return ""
 
 
+def _record(spec: RunSpec, work: Path) -> dict[str, Any]:
+    return {
+        "labeller": spec.labeller, "run": spec.run_id, "seed": spec.seed, "kind": spec.kind,
+        "teacher": spec.teacher, "alpha": spec.alpha, "temperature": spec.temperature,
+        "outputs": [m for m, _ in spec.outputs], "dir": rel(spec.directory(work)),
+    }
+
+
+def not_run_record(spec: RunSpec, work: Path) -> dict[str, Any]:
+    """The record of a run that ``--report-only`` did not start (nothing is written)."""
+    return _record(spec, work) | {"status": "not_run", "reused": False}
+
+
 def execute(spec: RunSpec, ds: Dataset, cfg: dict[str, Any], work: Path, not_applicable: dict[str, str]) -> dict[str, Any]:
     """Run one ``vamb taxometer`` unless its result exists; returns the run's record."""
     rdir = spec.directory(work)
     out = rdir / "out"
     result = out / spec.outputs[0][1]
-    record: dict[str, Any] = {
-        "labeller": spec.labeller, "run": spec.run_id, "seed": spec.seed, "kind": spec.kind,
-        "teacher": spec.teacher, "alpha": spec.alpha, "temperature": spec.temperature,
-        "outputs": [m for m, _ in spec.outputs], "dir": rel(rdir),
-    }
+    record = _record(spec, work)
     if result.is_file():
         old = json.loads((rdir / "run.json").read_text()) if (rdir / "run.json").is_file() else {}
         record.update({k: old.get(k) for k in ("code", "command", "returncode", "wall_s", "peak_rss_mb")})
@@ -592,6 +603,8 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     p.add_argument("--taxometer-g", action=argparse.BooleanOptionalAction, default=True,
                    help="also run the Taxometer_G variant of each teacher with embeddings [yes]")
     p.add_argument("--dry-run", action="store_true", help="print the runs (and which are done) and stop")
+    p.add_argument("--report-only", action="store_true",
+                   help="score the finished runs and write the report without starting the others (listed as not run)")
     p.add_argument("--name", help="benchmark name [MODE-DATANAME]")
     p.add_argument("--out", type=Path, help="results dir [benchmarks/results/NAME]")
     p.add_argument("--work", type=Path, default=ROOT / "benchmarks" / "work", help="work dir root; runs go to WORK/NAME [benchmarks/work]")
@@ -673,9 +686,13 @@ def main(argv: Optional[list[str]] = None) -> int:
     not_applicable: dict[str, str] = {}
     run_cfg = cfg | {"code": code_version()}
     for i, spec in enumerate(runs, 1):
+        what = f"[{i}/{len(runs)}] {spec.labeller} {spec.run_id} seed {spec.seed}"
+        if args.report_only and not (spec.directory(work) / "out" / spec.outputs[0][1]).is_file():
+            records.append(not_run_record(spec, work))
+            say(f"{what}: not run (--report-only)")
+            continue
         rec = execute(spec, ds, run_cfg, work, not_applicable)
         records.append(rec)
-        what = f"[{i}/{len(runs)}] {spec.labeller} {spec.run_id} seed {spec.seed}"
         if rec.get("reused"):
             say(f"{what}: result exists, skipped")
         elif rec["status"] == "ok":
@@ -716,6 +733,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     say("")
     say(report.console_table(results))
     failed = [r for r in records if r["status"] == "failed"]
+    not_run = sum(r["status"] == "not_run" for r in records)
+    if not_run:
+        say(f"\n{not_run} of {len(records)} runs not run (--report-only): the tables hold fewer seeds or methods than planned")
     say(f"\nwrote {rel(out)}/report.md (+ results.json, *.csv, figures/) in {results['elapsed_s']:.0f} s")
     if failed:
         say(f"{len(failed)} run(s) FAILED: " + ", ".join(f"{r['dir']}" for r in failed))

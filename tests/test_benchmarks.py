@@ -301,3 +301,15 @@ def test_quick_mode_smoke(tmp_path):
     # run again: every run is found in the work dir and skipped
     proc = run_cmd(args, cwd=ROOT, check=True, timeout=300)
     assert proc.stdout.count("result exists, skipped") == len(ok)
+    # --report-only with a seed more: seed 2 is listed as not run, nothing of it is started or written
+    n_seed1 = len(res["runs"])
+    partial = [("1,2" if a == "1" and args[i - 1] == "--seeds" else a) for i, a in enumerate(args)] + ["--report-only"]
+    proc = run_cmd(partial, cwd=ROOT, check=True, timeout=300)
+    res = json.loads((out / "results.json").read_text())
+    status = {(r["run"], r["seed"]): r["status"] for r in res["runs"]}
+    assert status[("stock", 1)] == "ok" and status[("stock", 2)] == "not_run"
+    assert not list((tmp_path / "work" / "smoke" / "runs").glob("*/*/seed2"))
+    assert {r["seed"] for r in res["metrics"] if r["seed"] is not None} == {1}
+    n_not_run = sum(s == "not_run" for s in status.values())
+    assert n_not_run == n_seed1 and f"{n_not_run} of {2 * n_seed1} planned runs were not run" in (out / "report.md").read_text()
+    assert "stock`: seed 2" in (out / "report.md").read_text()

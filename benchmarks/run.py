@@ -288,6 +288,11 @@ def plan(labellers, teachers, seeds, ablations, alphas, temperatures, ablation_l
     return methods, runs
 
 
+def default_ablation_labeller(labellers: list[str]) -> str:
+    """The labeller of the alpha and temperature sweeps: MMseqs2 (the TaxDistill paper's) where present."""
+    return "mmseqs2" if "mmseqs2" in labellers else labellers[0]
+
+
 def build_command(spec: RunSpec, ds: Dataset, cfg: dict[str, Any], outdir: Path) -> tuple[list[str], dict[str, str]]:
     args = [
         "taxometer", "--outdir", str(outdir), "--fasta", str(ds.fasta.resolve()),
@@ -598,7 +603,7 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     p.add_argument("--ablations", action=argparse.BooleanOptionalAction, help="alpha and temperature sweeps [quick: no; full: yes]")
     p.add_argument("--alphas", default=ALPHAS, help=f"alpha sweep (temperature fixed at --temperature) [{ALPHAS}]")
     p.add_argument("--temperatures", default=TEMPERATURES, help=f"temperature sweep (alpha fixed at --alpha) [{TEMPERATURES}]")
-    p.add_argument("--ablation-labeller", help="labeller of the sweeps [the first labeller]")
+    p.add_argument("--ablation-labeller", help="labeller of the sweeps [mmseqs2 where present (the paper's), else the first]")
     p.add_argument("--sankey-cut", type=float, default=0.5, choices=metrics.CUTS, help="score cut of the Sankey figures [0.5]")
     p.add_argument("--taxometer-g", action=argparse.BooleanOptionalAction, default=True,
                    help="also run the Taxometer_G variant of each teacher with embeddings [yes]")
@@ -654,7 +659,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     unknown = [lab for lab in labellers if lab not in ds.labels]
     if unknown:
         raise SystemExit(f"no labels/{unknown[0]}.tsv in {ds.source} (labellers there: {', '.join(ds.labels)})")
-    ablation_labeller = args.ablation_labeller or labellers[0]
+    ablation_labeller = args.ablation_labeller or default_ablation_labeller(labellers)
+    if ablation_labeller not in labellers:
+        raise SystemExit(f"--ablation-labeller {ablation_labeller}: not among the labellers ({', '.join(labellers)})")
     cfg = {
         "data": str(Path(args.data).resolve()) if not args.data.startswith("synthetic") else args.data,
         "subset": args.subset, "epochs": args.epochs, "batch_size": args.batch_size, "threads": args.threads,

@@ -238,6 +238,11 @@ def test_plan_runs_and_ablation_sweep():
     assert {r.labeller for r in sweep} == {"mm"} and len(sweep) == 10
 
 
+def test_default_ablation_labeller_is_mmseqs2_where_present():
+    assert run.default_ablation_labeller(["centrifuge", "kraken2", "mmseqs2"]) == "mmseqs2"
+    assert run.default_ablation_labeller(["kraken2", "centrifuge"]) == "kraken2"
+
+
 def _fake_dataset(tmp_path):
     (tmp_path / "labels").mkdir()
     for f in ("contigs.fna", "abundance.tsv", "truth.tsv", "labels/mm.tsv"):

@@ -251,6 +251,10 @@ class RunSpec:
     def directory(self, work: Path) -> Path:
         return work / "runs" / self.labeller / self.run_id / f"seed{self.seed}"
 
+    def result(self, work: Path) -> Path:
+        """The run's main results file: it exists once the run has finished."""
+        return self.directory(work) / "out" / self.outputs[0][1]
+
 
 def plan(labellers, teachers, seeds, ablations, alphas, temperatures, ablation_labeller, main_alpha, main_temperature,
          with_g=True):
@@ -413,7 +417,7 @@ def execute(spec: RunSpec, ds: Dataset, cfg: dict[str, Any], work: Path, not_app
     """Run one ``vamb taxometer`` unless its result exists; returns the run's record."""
     rdir = spec.directory(work)
     out = rdir / "out"
-    result = out / spec.outputs[0][1]
+    result = spec.result(work)
     record = _record(spec, work)
     if result.is_file():
         old = json.loads((rdir / "run.json").read_text()) if (rdir / "run.json").is_file() else {}
@@ -684,7 +688,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     say(f"  work dir {rel(work)}, results {rel(out)}")
     if args.dry_run:
         for i, spec in enumerate(runs, 1):
-            done = (spec.directory(work) / "out" / spec.outputs[0][1]).is_file()
+            done = spec.result(work).is_file()
             say(f"[{i}/{len(runs)}] {spec.labeller} {spec.run_id} seed {spec.seed}: {'done' if done else 'to run'}")
         return 0
     _write_json(cfg_path, cfg)
@@ -694,7 +698,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     run_cfg = cfg | {"code": code_version()}
     for i, spec in enumerate(runs, 1):
         what = f"[{i}/{len(runs)}] {spec.labeller} {spec.run_id} seed {spec.seed}"
-        if args.report_only and not (spec.directory(work) / "out" / spec.outputs[0][1]).is_file():
+        if args.report_only and not spec.result(work).is_file():
             records.append(not_run_record(spec, work))
             say(f"{what}: not run (--report-only)")
             continue

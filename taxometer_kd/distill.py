@@ -188,6 +188,33 @@ def native_bfloat16(device: torch.device) -> bool:
     return False
 
 
+def build_student(nsamples: int, n_feature_cols: int, nodes, table_parent, ploss: str, device: torch.device):
+    """Vamb's own Taxometer model (4 x 512), its first layer taking ``nsamples`` abundances,
+    ``n_feature_cols`` composition features (TNF: 103; Taxometer_G: the teacher's embedding)
+    and the total abundance.
+
+    VAMB2Label sizes its first layer as nsamples + 103 + 1 and uses nsamples for nothing
+    else here, so a wider feature block is passed through nsamples. A block narrower than
+    103 - nsamples + 1 columns would make that argument < 1, which VAMB2Label refuses: then
+    the model is built for one sample and its first layer replaced by one of the real width.
+    """
+    width_arg = nsamples + n_feature_cols - 103
+    student = vamb.taxvamb_encode.VAMB2Label(
+        max(width_arg, 1),
+        len(nodes),
+        nodes,
+        table_parent,
+        nhiddens=[512, 512, 512, 512],
+        hier_loss=ploss,
+        cuda=device.type == "cuda",
+    )
+    if width_arg < 1:
+        first = student.encoderlayers[0]
+        student.encoderlayers[0] = torch.nn.Linear(nsamples + n_feature_cols + 1, first.out_features).to(first.weight.device)
+        student.nsamples = nsamples
+    return student
+
+
 def resolve_precision(precision: str, device: torch.device) -> str:
     """``auto`` -> ``bfloat16`` where the device has native bf16 matmuls, else ``float32``."""
     if precision == "auto":
@@ -637,18 +664,7 @@ def run_distillation(opt, kd: KDOptions, vamb_main) -> None:
                 f"embeddings; {kd.teacher} has none"
             )
         n_feature_cols = student_features.shape[1]
-    nsamples = abundance.matrix.shape[1]
-    # VAMB2Label's first layer takes nsamples + 103 + 1 inputs; for Taxometer_G the feature
-    # block is the embedding, so widen it through nsamples (only used for that width here)
-    student = vamb.taxvamb_encode.VAMB2Label(
-        nsamples + n_feature_cols - 103,
-        len(nodes),
-        nodes,
-        table_parent,
-        nhiddens=[512, 512, 512, 512],
-        hier_loss=opt.ploss,
-        cuda=device.type == "cuda",
-    )
+    student = build_student(abundance.matrix.shape[1], n_feature_cols, nodes, table_parent, opt.ploss, device)
     data = make_train_data(
         abundance.matrix,
         composition.matrix,

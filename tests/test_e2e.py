@@ -202,6 +202,14 @@ def test_taxometer_g_and_abstain_modes(tiny_data, tmp_path):
     check_results_file(tmp_path / "b" / "results_taxometer.tsv", names)
 
 
+def test_taxometer_g_with_embeddings_narrower_than_tnf(tiny_data, tmp_path):
+    """The genes teacher's features (83 columns) are narrower than TNF's 103."""
+    proc = taxometer(tiny_data, tmp_path / "g", "--teacher", "genes", "--student-input", "embedding", "--alpha", "1")
+    assert proc.returncode == 0, proc.stderr
+    assert "teacher embeddings (Taxometer_G)" in (tmp_path / "g" / "log.txt").read_text()
+    check_results_file(tmp_path / "g" / "results_taxometer.tsv", fasta_names(tiny_data["fasta"]))
+
+
 @pytest.mark.parametrize("precision", ["float32", "bfloat16"])
 def test_kd_precision_flag(tiny_data, tmp_path, precision):
     proc = taxometer(tiny_data, tmp_path / "o", "--teacher", "kmer", "--kd-precision", precision)

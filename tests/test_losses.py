@@ -8,7 +8,7 @@ import torch
 
 import vamb
 from taxometer_kd import registry
-from taxometer_kd.distill import TrainData, distillation_step_losses, train_jointly
+from taxometer_kd.distill import TrainData, build_student, distillation_step_losses, train_jointly
 from taxometer_kd.teacher import EmbeddingHeadTeacher, TeacherModel
 
 
@@ -88,6 +88,24 @@ def test_student_objective_weights_and_stop_gradient():
     z_s.grad = None
     total, hs, kdv, ht = distillation_step_losses(z_s, z_t, onehot, hier, hier(z_t, onehot), kd, 1.0)
     assert kdv.item() == 0.0 and total.item() == pytest.approx(ht.item() + hs.item())
+
+
+@pytest.mark.parametrize("n_samples,n_cols", [(4, 103), (4, 141), (4, 83), (1, 2)])
+def test_student_first_layer_takes_abundances_features_and_total(n_samples, n_cols):
+    """TNF (103 columns) or a Taxometer_G embedding of any width, wider or narrower than TNF
+    (the genes teacher's 83 columns with 4 samples once made VAMB2Label refuse nsamples = -16)."""
+    nodes, parents = _toy_tree()
+    student = build_student(n_samples, n_cols, nodes, parents, "flat_softmax", torch.device("cpu"))
+    assert student.encoderlayers[0].in_features == n_samples + n_cols + 1
+    n = 5
+    out = student(torch.rand(n, n_samples), torch.randn(n, n_cols), torch.rand(n, 1), torch.ones(n, 1))
+    assert out.shape == (n, student.nlabels)
+    if n_cols == 103:  # the stock model, built by the same call stock Taxometer makes
+        torch.manual_seed(3)
+        a = build_student(n_samples, n_cols, nodes, parents, "flat_softmax", torch.device("cpu"))
+        torch.manual_seed(3)
+        b = vamb.taxvamb_encode.VAMB2Label(n_samples, len(nodes), nodes, parents, nhiddens=[512] * 4)
+        assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
 
 
 def _toy_problem(n=256, n_samples=3, seed=0, labelled=True):

@@ -408,9 +408,25 @@ def _record(spec: RunSpec, work: Path) -> dict[str, Any]:
     }
 
 
-def not_run_record(spec: RunSpec, work: Path) -> dict[str, Any]:
-    """The record of a run that ``--report-only`` did not start (nothing is written)."""
+def not_run_record(spec: RunSpec, work: Path, not_applicable: dict[str, str]) -> dict[str, Any]:
+    """The record of a run that ``--report-only`` did not start (nothing is written): not run,
+    or not applicable where its teacher is known to have no embeddings (Taxometer_G)."""
+    if spec.kind == "kdG" and spec.teacher in not_applicable:
+        return _record(spec, work) | {"status": "not_applicable", "reused": False, "error": not_applicable[spec.teacher]}
     return _record(spec, work) | {"status": "not_run", "reused": False}
+
+
+def known_not_applicable(runs: list[RunSpec], work: Path) -> dict[str, str]:
+    """Teachers whose Taxometer_G run an earlier invocation found not applicable (their
+    ``run.json``), so that no later invocation tries or lists them as missing again."""
+    found: dict[str, str] = {}
+    for spec in runs:
+        path = spec.directory(work) / "run.json"
+        if spec.kind == "kdG" and spec.teacher not in found and path.is_file():
+            old = json.loads(path.read_text())
+            if old.get("status") == "not_applicable":
+                found[spec.teacher] = old.get("error") or "the teacher has no embeddings"
+    return found
 
 
 def execute(spec: RunSpec, ds: Dataset, cfg: dict[str, Any], work: Path, not_applicable: dict[str, str]) -> dict[str, Any]:
@@ -694,13 +710,14 @@ def main(argv: Optional[list[str]] = None) -> int:
     _write_json(cfg_path, cfg)
 
     records: list[dict[str, Any]] = []
-    not_applicable: dict[str, str] = {}
+    not_applicable = known_not_applicable(runs, work)
     run_cfg = cfg | {"code": code_version()}
     for i, spec in enumerate(runs, 1):
         what = f"[{i}/{len(runs)}] {spec.labeller} {spec.run_id} seed {spec.seed}"
         if args.report_only and not spec.result(work).is_file():
-            records.append(not_run_record(spec, work))
-            say(f"{what}: not run (--report-only)")
+            rec = not_run_record(spec, work, not_applicable)
+            records.append(rec)
+            say(f"{what}: " + ("not run (--report-only)" if rec["status"] == "not_run" else f"not applicable ({rec['error']})"))
             continue
         rec = execute(spec, ds, run_cfg, work, not_applicable)
         records.append(rec)

@@ -272,6 +272,14 @@ def test_failed_and_not_applicable_runs_are_recorded(tmp_path, monkeypatch):
     g2 = run.RunSpec("mm", "kdG-x", 2, "kdG", (("kdG:x", "results_taxometer.tsv"),), "x", 1.0)
     rec = run.execute(g2, ds, cfg, work, na)  # not run again: the teacher is known to have no embeddings
     assert rec["status"] == "not_applicable" and not (g2.directory(work) / "stderr.txt").exists()
+    # a later invocation (normal or --report-only) knows it from the work dir, for every labeller and seed
+    g3 = run.RunSpec("other", "kdG-x", 3, "kdG", (("kdG:x", "results_taxometer.tsv"),), "x", 1.0)
+    kmer_g = run.RunSpec("mm", "kdG-y", 1, "kdG", (("kdG:y", "results_taxometer.tsv"),), "y", 1.0)
+    known = run.known_not_applicable([kmer_g, g3, g1], work)
+    assert set(known) == {"x"} and "has none" in known["x"]
+    assert run.not_run_record(g3, work, known)["status"] == "not_applicable"
+    assert run.not_run_record(kmer_g, work, known)["status"] == "not_run"
+    assert not g3.directory(work).exists()
     # a run whose result exists is skipped; an earlier failed attempt is set aside and rerun
     out = stock.directory(work) / "out"
     out.mkdir(parents=True)

@@ -463,12 +463,22 @@ def train_jointly(
 
 
 @torch.no_grad()
-def predict_probabilities(model_logits, pred_fn, n: int, batchsize: int, device: torch.device) -> np.ndarray:
-    """Node probabilities (n x nodes) from a function of contig indices -> logits."""
+def predict_probabilities(
+    model_logits, pred_fn, n: int, batchsize: int, device: torch.device, what: str = "", progress_every: float = 30.0
+) -> np.ndarray:
+    """Node probabilities (n x nodes) from a function of contig indices -> logits. A slow
+    model (the dna-cnn teacher reads 16 windows per contig) logs its progress every
+    ``progress_every`` seconds."""
     out = []
+    t0 = last = time.time()
     for start in range(0, n, batchsize):
-        idx = torch.arange(start, min(n, start + batchsize), device=device)
+        end = min(n, start + batchsize)
+        idx = torch.arange(start, end, device=device)
         out.append(pred_fn(model_logits(idx)).float().cpu().numpy())
+        now = time.time()
+        if end < n and now - last >= progress_every:
+            logger.info(f"\t{what + ': ' if what else ''}predicted {end}/{n} contigs ({end / max(now - t0, 1e-9):.0f} contigs/s)")
+            last = now
     return np.concatenate(out, axis=0)
 
 
@@ -709,8 +719,8 @@ def run_distillation(opt, kd: KDOptions, vamb_main) -> None:
         return student(data.depths[idx], data.tnf[idx], data.total[idx], data.weights[idx])
 
     # abstain leaves (appended after Vamb's nodes) are not written: their mass stays in their parent
-    probs_s = predict_probabilities(student_logits, student.pred_fn, n, bs, device)[:, :n_real_nodes]
-    probs_t = predict_probabilities(teacher.predict, student.pred_fn, n, bs, device)[:, :n_real_nodes]
+    probs_s = predict_probabilities(student_logits, student.pred_fn, n, bs, device, "student")[:, :n_real_nodes]
+    probs_t = predict_probabilities(teacher.predict, student.pred_fn, n, bs, device, "teacher")[:, :n_real_nodes]
     real_nodes = nodes[:n_real_nodes]
     write_predictions(out_dir.joinpath("results_teacher.tsv"), probs_t, real_nodes, opt.softmax_threshold, meta)
     write_predictions(out_dir.joinpath("results_taxometer.tsv"), probs_s, real_nodes, opt.softmax_threshold, meta)

@@ -7,8 +7,9 @@ import pytest
 import torch
 
 import vamb
+from loguru import logger
 from taxometer_kd import registry
-from taxometer_kd.distill import TrainData, build_student, distillation_step_losses, train_jointly
+from taxometer_kd.distill import TrainData, build_student, distillation_step_losses, predict_probabilities, train_jointly
 from taxometer_kd.teacher import EmbeddingHeadTeacher, TeacherModel
 
 
@@ -260,3 +261,18 @@ def test_precision_auto_follows_the_hardware(monkeypatch):
     assert resolve_precision("auto", cpu) == "bfloat16"
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
     assert resolve_precision("auto", torch.device("cuda")) == "float32"
+
+
+def test_prediction_keeps_every_row_in_order_and_logs_progress():
+    logits = torch.randn(10, 3)
+    lines: list = []
+    sink = logger.add(lines.append, format="{message}")
+    try:
+        probs = predict_probabilities(lambda idx: logits[idx], lambda z: torch.softmax(z, 1), 10, 4,
+                                      torch.device("cpu"), "teacher", progress_every=0)
+        predict_probabilities(lambda idx: logits[idx], lambda z: z, 10, 4, torch.device("cpu"), "quiet")
+    finally:
+        logger.remove(sink)
+    assert np.allclose(probs, torch.softmax(logits, 1).numpy(), atol=1e-6)
+    # after each batch but the last; the default 30 s interval says nothing for a fast model
+    assert [str(m).strip().split(" (")[0] for m in lines] == ["teacher: predicted 4/10 contigs", "teacher: predicted 8/10 contigs"]

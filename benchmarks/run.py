@@ -408,12 +408,17 @@ def _record(spec: RunSpec, work: Path) -> dict[str, Any]:
     }
 
 
+def not_applicable_record(spec: RunSpec, work: Path, not_applicable: dict[str, str]) -> Optional[dict[str, Any]]:
+    """The record of a Taxometer_G run whose teacher is known to have no embeddings, else None."""
+    if spec.kind == "kdG" and spec.teacher in not_applicable:
+        return _record(spec, work) | {"status": "not_applicable", "reused": False, "error": not_applicable[spec.teacher]}
+    return None
+
+
 def not_run_record(spec: RunSpec, work: Path, not_applicable: dict[str, str]) -> dict[str, Any]:
     """The record of a run that ``--report-only`` did not start (nothing is written): not run,
     or not applicable where its teacher is known to have no embeddings (Taxometer_G)."""
-    if spec.kind == "kdG" and spec.teacher in not_applicable:
-        return _record(spec, work) | {"status": "not_applicable", "reused": False, "error": not_applicable[spec.teacher]}
-    return _record(spec, work) | {"status": "not_run", "reused": False}
+    return not_applicable_record(spec, work, not_applicable) or _record(spec, work) | {"status": "not_run", "reused": False}
 
 
 def known_not_applicable(runs: list[RunSpec], work: Path) -> dict[str, str]:
@@ -440,11 +445,11 @@ def execute(spec: RunSpec, ds: Dataset, cfg: dict[str, Any], work: Path, not_app
         record.update({k: old.get(k) for k in ("code", "command", "returncode", "wall_s", "peak_rss_mb")})
         record.update(status="ok", reused=True, timings=parse_log_timings(_read(out / "log.txt")))
         return record
-    if spec.kind == "kdG" and spec.teacher in not_applicable:
-        record.update(status="not_applicable", reused=False, error=not_applicable[spec.teacher])
+    known = not_applicable_record(spec, work, not_applicable)
+    if known is not None:
         rdir.mkdir(parents=True, exist_ok=True)
-        _write_json(rdir / "run.json", record)
-        return record
+        _write_json(rdir / "run.json", known)
+        return known
     if out.exists():  # a crashed or interrupted earlier attempt: keep it aside, run again
         failed = rdir / "out.failed"
         shutil.rmtree(failed, ignore_errors=True)

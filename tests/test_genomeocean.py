@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -94,14 +95,14 @@ def spec(name="genomeocean-100m"):
     return registry.get_teacher(name)
 
 
-def make_ctx(seqs, cache_dir, *, checkpoint=None, name="genomeocean-100m", n_outputs=3, **options):
+def make_ctx(seqs, cache_dir, *, checkpoint=None, name="genomeocean-100m", n_outputs=3, device="cpu", **options):
     raw = {k.replace("_", "-"): str(v) for k, v in options.items()}
     if checkpoint is not None:
         raw["path"] = str(checkpoint)
     return TeacherContext(
         sequences=list(seqs), identifiers=[f"contig{i}" for i in range(len(seqs))],
         lengths=np.array([len(s) for s in seqs]), n_outputs=n_outputs,
-        options=spec(name).validate_options(raw), device=torch.device("cpu"),
+        options=spec(name).validate_options(raw), device=torch.device(device),
         cache_dir=Path(cache_dir) if cache_dir is not None else None,
     )
 
@@ -326,6 +327,23 @@ def test_independent_of_batch_and_padding(tmp_path, checkpoint, contigs, monkeyp
     monkeypatch.setattr(builder, "mask_padding", False)
     unmasked = compute(builder, make_ctx(contigs, None, checkpoint=checkpoint, batch_tokens=100_000))
     np.testing.assert_allclose(unmasked, alone, rtol=0, atol=1e-5)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_bf16_embeddings_match_cpu_fp32(checkpoint, contigs):
+    """CUDA path: bf16 weights (dtype auto), fp32 vectors back, close to the CPU's fp32 ones,
+    and still independent of what else is in the batch."""
+    builder = spec().build
+    cpu = compute(builder, make_ctx(contigs, None, checkpoint=checkpoint))
+    assert builder.last_stats["dtype"] == "float32"
+    gpu = compute(builder, make_ctx(contigs, None, checkpoint=checkpoint, device="cuda"))
+    assert builder.last_stats["dtype"] == "bfloat16"
+    assert gpu.dtype == np.float32 and gpu.shape == cpu.shape and np.isfinite(gpu).all()
+    cosine = (gpu * cpu).sum(1) / (np.linalg.norm(gpu, axis=1) * np.linalg.norm(cpu, axis=1))
+    assert cosine.min() > 0.99, cosine
+    assert not np.array_equal(gpu, cpu)  # it really ran in another precision
+    alone = np.concatenate([compute(builder, make_ctx([s], None, checkpoint=checkpoint, device="cuda")) for s in contigs])
+    np.testing.assert_allclose(gpu, alone, rtol=0, atol=0.05 * np.abs(alone).max())
 
 
 def test_layer_and_pooling_options(tmp_path, checkpoint, contigs):
@@ -626,3 +644,45 @@ def test_teacher_gives_logits_and_trains(tmp_path, checkpoint):
     crossfit = spec().build(make_ctx(seqs, tmp_path / "cache", checkpoint=checkpoint, n_outputs=7, folds="4"))
     assert isinstance(crossfit, CrossFitHeadTeacher) and crossfit.folds == 4
     assert crossfit(idx[:4]).shape == (4, 7)
+
+
+# ---------------------------------------------------------------------------- vamb taxometer, end to end
+@pytest.mark.slow
+@pytest.mark.parametrize("device", [
+    "cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")),
+])
+def test_vamb_taxometer_with_a_local_checkpoint(tiny_data, tmp_path, checkpoint, device):
+    """`vamb taxometer --teacher genomeocean-100m --teacher-option path=DIR`: the tiny checkpoint
+    goes through the same loading, windowing and cache code as a real one; a second run finds
+    every embedding in the cache and gives the same results."""
+    from conftest import run_cmd
+
+    cache = tmp_path / "cache"
+
+    def run(out):
+        return run_cmd([
+            "vamb", "taxometer", "--outdir", str(out), "--fasta", str(tiny_data["fasta"]),
+            "--abundance_tsv", str(tiny_data["abundance"]), "--taxonomy", str(tiny_data["taxonomy"]),
+            "-pe", "2", "-pt", "128", "-p", "1", "--seed", "5",
+            "--teacher", "genomeocean-100m", "--teacher-option", f"path={checkpoint}",
+            "--teacher-option", "hidden=16", "--teacher-cache", str(cache),
+            *(["--cuda"] if device == "cuda" else []),
+        ])
+
+    first = run(tmp_path / "a")
+    assert first.returncode == 0, first.stderr
+    log = (tmp_path / "a" / "log.txt").read_text()
+    assert "genomeocean-100m" in log and f"Device: {device}" in log
+    assert re.search(r"0 of \d+ distinct contigs found in the embedding cache .*; computing \d+", log)
+    names = [line[1:].split()[0] for line in open(tiny_data["fasta"]) if line.startswith(">")]
+    for name in ("results_taxometer.tsv", "results_teacher.tsv"):
+        lines = (tmp_path / "a" / name).read_text().splitlines()
+        assert lines[0] == "contigs\tpredictions\tscores"
+        assert [ln.split("\t")[0] for ln in lines[1:]] == names
+    assert list(cache.rglob("*.npz"))  # shards on disk
+    second = run(tmp_path / "b")
+    assert second.returncode == 0, second.stderr
+    assert re.search(r"all \d+ distinct contigs found in the embedding cache",
+                     (tmp_path / "b" / "log.txt").read_text())
+    if device == "cpu":  # same seed, same cached vectors: the same labels
+        assert (tmp_path / "b" / "results_taxometer.tsv").read_text() == (tmp_path / "a" / "results_taxometer.tsv").read_text()

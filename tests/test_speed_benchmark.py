@@ -16,6 +16,7 @@ def test_training_speed_benchmark_runs(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "ratio kd-head/stock" in proc.stdout and "ratio kd-crossfit/stock" in proc.stdout
     data = json.loads(out.read_text())
+    assert not list(tmp_path.glob("*.tmp"))  # written atomically
     row = data["rows"][0]
     for which in ("stock", "kd-head", "kd-crossfit", "student"):
         assert row[which]["n"] == 3000 and row[which]["epoch_s"] > 0 and row[which]["peak_rss_gib"] > 0

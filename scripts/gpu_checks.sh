@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Every check and measurement that needs a CUDA GPU, in one command, so that a borrowed GPU
+# machine is used for as few minutes as possible:
+#
+#   bash scripts/gpu_checks.sh [--wheels DIR] OUTDIR [STEP ...]
+#
+# Steps (default: env tests embed speed):
+#   env      nvidia-smi, Python, torch, CUDA and the packages the project uses
+#   tests    the CUDA tests (pytest -k cuda), then the whole test suite on this machine
+#   embed    benchmarks/embedding_throughput.py: 100M/500M/4B-shaped models, bf16, share of the
+#            measured bf16 matmul peak                     -> OUTDIR/embedding_throughput_cuda.json
+#   speed    benchmarks/training_speed.py --cuda, 100k and 1M contigs, stock Taxometer --cuda
+#            against taxometer-kd                           -> OUTDIR/training_speed_cuda.json
+#   speed100k, speed1m   the same, one size only (a machine with a short time limit per command)
+#
+# Python: $PYTHON, else .venv/bin/python, else python3; it must have taxometer-kd installed
+# (scripts/setup.sh), or take --wheels DIR: for a machine that cannot download (an HPC GPU node,
+# say) whose Python already has torch with CUDA. DIR holds wheels of what that Python lacks
+# (numpy<2, vamb 5.0.4, vambcore, pycoverm, dadaptation, loguru, pyhmmer, pyrodigal, archspec,
+# and hatchling, editables, tomlkit, trove-classifiers, pathspec, pluggy, packaging to install
+# this checkout); they go into a venv over the system's packages, and the checkout is installed
+# there in editable mode.
+# Every step logs to OUTDIR/<step>.log; a failed step does not stop the others; the exit status
+# says whether any failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+WHEELS=
+if [ "${1:-}" = "--wheels" ]; then WHEELS=$(realpath "$2"); shift 2; fi
+if [ $# -lt 1 ]; then sed -n '2,24p' "$0"; exit 2; fi
+OUT=$(mkdir -p "$1" && realpath "$1"); shift
+STEPS=("$@"); [ ${#STEPS[@]} -eq 0 ] && STEPS=(env tests embed speed)
+export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1
+
+if [ -n "$WHEELS" ]; then
+    VENV=${TMPDIR:-/tmp}/taxometer-kd-gpu-venv
+    BASE=${PYTHON:-python3}
+    if [ ! -x "$VENV/bin/python" ]; then
+        "$BASE" -m venv --system-site-packages "$VENV" || exit 1
+        "$VENV/bin/python" -m pip install -q --no-index --no-deps --no-compile "$WHEELS"/*.whl || exit 1
+        "$VENV/bin/python" -m pip install -q --no-index --no-deps --no-build-isolation -e "$ROOT" || exit 1
+    fi
+    PY=$VENV/bin/python
+    export PATH=$VENV/bin:$PATH
+elif [ -n "${PYTHON:-}" ]; then PY=$PYTHON
+elif [ -x .venv/bin/python ]; then PY=.venv/bin/python; export PATH=$ROOT/.venv/bin:$PATH
+else PY=python3
+fi
+
+failed=()
+step() {  # step NAME COMMAND...: run, log to OUTDIR/NAME.log, remember a failure
+    local name=$1; shift
+    echo "=== $name: $*" | tee "$OUT/$name.log"
+    local t0=$SECONDS
+    "$@" 2>&1 | tee -a "$OUT/$name.log"
+    local rc=${PIPESTATUS[0]}
+    echo "=== $name: exit $rc after $((SECONDS - t0)) s" | tee -a "$OUT/$name.log"
+    [ "$rc" -eq 0 ] || failed+=("$name")
+}
+
+speed() {  # speed SIZES JSON
+    "$PY" benchmarks/training_speed.py --cuda --sizes "$1" --epochs 3 \
+        --methods stock,kd-head,kd-crossfit,student --out "$OUT/$2"
+}
+
+env_check() {
+    nvidia-smi || true
+    "$PY" - <<'PY'
+import importlib.metadata as md, platform, torch
+print("python", platform.python_version(), "| torch", torch.__version__, "| cuda", torch.version.cuda,
+      "| available", torch.cuda.is_available(), "|", torch.cuda.get_device_name() if torch.cuda.is_available() else "-")
+for name in ("numpy", "vamb", "taxometer-kd", "transformers", "tokenizers", "safetensors", "flash-attn"):
+    try:
+        print(name, md.version(name))
+    except md.PackageNotFoundError:
+        print(name, "not installed")
+import vamb, taxometer_kd  # noqa: F401,E401  (an import error shows here, not in every later step)
+assert torch.cuda.is_available(), "no CUDA device"
+PY
+}
+
+for s in "${STEPS[@]}"; do
+    case $s in
+        env) step env env_check ;;
+        tests) step tests-cuda "$PY" -m pytest -q -rs -k cuda tests/
+               step tests "$PY" -m pytest -q -rs tests/ ;;
+        embed) step embed "$PY" benchmarks/embedding_throughput.py --out "$OUT/embedding_throughput_cuda.json" ;;
+        speed) step speed speed 100000,1000000 training_speed_cuda.json ;;
+        speed100k) step speed100k speed 100000 training_speed_cuda_100k.json ;;
+        speed1m) step speed1m speed 1000000 training_speed_cuda_1m.json ;;
+        *) echo "unknown step '$s' (known: env tests embed speed speed100k speed1m)" >&2; failed+=("$s") ;;
+    esac
+done
+if [ ${#failed[@]} -gt 0 ]; then echo "gpu_checks: failed: ${failed[*]}" >&2; exit 1; fi
+echo "gpu_checks: all steps passed; outputs in $OUT"

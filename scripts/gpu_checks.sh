@@ -19,7 +19,7 @@
 # (numpy<2, vamb 5.0.4, vambcore, pycoverm, dadaptation, loguru, pyhmmer, pyrodigal, archspec,
 # and hatchling, editables, tomlkit, trove-classifiers, pathspec, pluggy, packaging to install
 # this checkout); they go into a venv over the system's packages, and the checkout is installed
-# there in editable mode.
+# there in editable mode. `bash scripts/offline_wheels.sh DIR 3.12` downloads them.
 # Every step logs to OUTDIR/<step>.log; a failed step does not stop the others; the exit status
 # says whether any failed.
 set -uo pipefail

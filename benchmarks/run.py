@@ -434,6 +434,13 @@ def known_not_applicable(runs: list[RunSpec], work: Path) -> dict[str, str]:
     return found
 
 
+def run_state(spec: RunSpec, work: Path, not_applicable: dict[str, str]) -> str:
+    """What ``--dry-run`` says of a run: done, not applicable (known from the work dir) or to run."""
+    if spec.result(work).is_file():
+        return "done"
+    return "not applicable" if not_applicable_record(spec, work, not_applicable) is not None else "to run"
+
+
 def execute(spec: RunSpec, ds: Dataset, cfg: dict[str, Any], work: Path, not_applicable: dict[str, str]) -> dict[str, Any]:
     """Run one ``vamb taxometer`` unless its result exists; returns the run's record."""
     rdir = spec.directory(work)
@@ -708,9 +715,9 @@ def main(argv: Optional[list[str]] = None) -> int:
         f"teachers {', '.join(teachers)}; seeds {', '.join(map(str, seeds))}; {args.epochs} epochs; {len(runs)} runs")
     say(f"  work dir {rel(work)}, results {rel(out)}")
     if args.dry_run:
+        not_applicable = known_not_applicable(runs, work)
         for i, spec in enumerate(runs, 1):
-            done = spec.result(work).is_file()
-            say(f"[{i}/{len(runs)}] {spec.labeller} {spec.run_id} seed {spec.seed}: {'done' if done else 'to run'}")
+            say(f"[{i}/{len(runs)}] {spec.labeller} {spec.run_id} seed {spec.seed}: {run_state(spec, work, not_applicable)}")
         return 0
     _write_json(cfg_path, cfg)
 

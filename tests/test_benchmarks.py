@@ -279,12 +279,14 @@ def test_failed_and_not_applicable_runs_are_recorded(tmp_path, monkeypatch):
     assert set(known) == {"x"} and "has none" in known["x"]
     assert run.not_run_record(g3, work, known)["status"] == "not_applicable"
     assert run.not_run_record(kmer_g, work, known)["status"] == "not_run"
+    assert run.run_state(g3, work, known) == "not applicable" and run.run_state(kmer_g, work, known) == "to run"
     assert not g3.directory(work).exists()
     # a run whose result exists is skipped; an earlier failed attempt is set aside and rerun
     out = stock.directory(work) / "out"
     out.mkdir(parents=True)
     (out / "results_taxometer.tsv").write_text("contigs\tpredictions\tscores\n")
     assert run.execute(stock, ds, cfg, work, {})["reused"] is True
+    assert run.run_state(stock, work, known) == "done"
 
 
 def test_quick_mode_smoke(tmp_path):

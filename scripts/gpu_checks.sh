@@ -37,7 +37,12 @@ if [ -n "$WHEELS" ]; then
     BASE=${PYTHON:-python3}
     if [ ! -x "$VENV/bin/python" ]; then
         "$BASE" -m venv --system-site-packages "$VENV" || exit 1
-        "$VENV/bin/python" -m pip install -q --no-index --no-deps --no-compile "$WHEELS"/*.whl || exit 1
+        # --system-site-packages reaches the base interpreter's packages only; when $BASE is
+        # itself a venv (torch often lives in one), add its site-packages after the new venv's own
+        purelib=$("$VENV/bin/python" -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")
+        "$BASE" -c "import site; [print(f'import site; site.addsitedir({d!r})') for d in site.getsitepackages()]" \
+            > "$purelib/_base_site_packages.pth" || exit 1
+        "$VENV/bin/python" -m pip install -q --no-index --no-deps --no-compile --ignore-installed "$WHEELS"/*.whl || exit 1
         "$VENV/bin/python" -m pip install -q --no-index --no-deps --no-build-isolation -e "$ROOT" || exit 1
     fi
     PY=$VENV/bin/python

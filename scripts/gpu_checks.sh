@@ -35,7 +35,8 @@ export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1
 if [ -n "$WHEELS" ]; then
     VENV=${TMPDIR:-/tmp}/taxometer-kd-gpu-venv
     BASE=${PYTHON:-python3}
-    if [ ! -x "$VENV/bin/python" ]; then
+    if [ ! -f "$VENV/.ready" ]; then  # (re)made until one bootstrap finished
+        rm -rf "$VENV"
         "$BASE" -m venv --system-site-packages "$VENV" || exit 1
         # --system-site-packages reaches the base interpreter's packages only; when $BASE is
         # itself a venv (torch often lives in one), add its site-packages after the new venv's own
@@ -44,6 +45,7 @@ if [ -n "$WHEELS" ]; then
             > "$purelib/_base_site_packages.pth" || exit 1
         "$VENV/bin/python" -m pip install -q --no-index --no-deps --no-compile --ignore-installed "$WHEELS"/*.whl || exit 1
         "$VENV/bin/python" -m pip install -q --no-index --no-deps --no-build-isolation -e "$ROOT" || exit 1
+        touch "$VENV/.ready"
     fi
     PY=$VENV/bin/python
     export PATH=$VENV/bin:$PATH

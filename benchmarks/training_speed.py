@@ -210,16 +210,14 @@ def main(argv=None) -> int:
         p.error(f"--methods: unknown {unknown[0]!r} (known: {', '.join(METHODS)})")
     rows = []
     failed = 0
+    import torch
+
+    from taxometer_kd.embedding_cache import atomic_write_bytes
+
+    device = torch.cuda.get_device_name() if args.cuda else f"cpu{args.threads}"
     out = args.out or RESULTS / f"training_speed_{'cuda' if args.cuda else 'cpu'}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     meta = {k: v for k, v in vars(args).items() if k not in ("which", "n", "out")}
-    device = None
-
-    def write() -> None:  # after every size: a run stopped by a time limit keeps the sizes done
-        tmp = out.with_name(out.name + ".tmp")
-        tmp.write_text(json.dumps({"device": device, "args": meta, "rows": rows}, indent=1))
-        os.replace(tmp, out)
-
     for n in [int(x) for x in args.sizes.split(",")]:
         row: dict = {}
         for which in [m for m in METHODS if m in methods]:
@@ -248,11 +246,8 @@ def main(argv=None) -> int:
                 row[f"ratio_epoch_{which}"] = ratio
                 row[f"ratio_wall_{which}"] = wall
         rows.append(row)
-        if device is None:
-            import torch
-
-            device = torch.cuda.get_device_name() if args.cuda else f"cpu{args.threads}"
-        write()
+        # after every size: a run stopped by a time limit keeps the sizes it finished
+        atomic_write_bytes(out, json.dumps({"device": device, "args": meta, "rows": rows}, indent=1).encode())
     print(f"wrote {out}")
     if failed:
         print(f"{failed} run(s) failed", file=sys.stderr)

@@ -655,30 +655,22 @@ def test_vamb_taxometer_with_a_local_checkpoint(tiny_data, tmp_path, checkpoint,
     """`vamb taxometer --teacher genomeocean-100m --teacher-option path=DIR`: the tiny checkpoint
     goes through the same loading, windowing and cache code as a real one; a second run finds
     every embedding in the cache and gives the same results."""
-    from conftest import run_cmd
+    from test_e2e import check_results_file, fasta_names, taxometer
 
     cache = tmp_path / "cache"
 
     def run(out):
-        return run_cmd([
-            "vamb", "taxometer", "--outdir", str(out), "--fasta", str(tiny_data["fasta"]),
-            "--abundance_tsv", str(tiny_data["abundance"]), "--taxonomy", str(tiny_data["taxonomy"]),
-            "-pe", "2", "-pt", "128", "-p", "1", "--seed", "5",
-            "--teacher", "genomeocean-100m", "--teacher-option", f"path={checkpoint}",
-            "--teacher-option", "hidden=16", "--teacher-cache", str(cache),
-            *(["--cuda"] if device == "cuda" else []),
-        ])
+        return taxometer(tiny_data, out, "--teacher", "genomeocean-100m", "--teacher-option", f"path={checkpoint}",
+                         "--teacher-option", "hidden=16", "--teacher-cache", str(cache),
+                         *(["--cuda"] if device == "cuda" else []))
 
     first = run(tmp_path / "a")
     assert first.returncode == 0, first.stderr
     log = (tmp_path / "a" / "log.txt").read_text()
     assert "genomeocean-100m" in log and f"Device: {device}" in log
     assert re.search(r"0 of \d+ distinct contigs found in the embedding cache .*; computing \d+", log)
-    names = [line[1:].split()[0] for line in open(tiny_data["fasta"]) if line.startswith(">")]
     for name in ("results_taxometer.tsv", "results_teacher.tsv"):
-        lines = (tmp_path / "a" / name).read_text().splitlines()
-        assert lines[0] == "contigs\tpredictions\tscores"
-        assert [ln.split("\t")[0] for ln in lines[1:]] == names
+        check_results_file(tmp_path / "a" / name, fasta_names(tiny_data["fasta"]))
     assert list(cache.rglob("*.npz"))  # shards on disk
     second = run(tmp_path / "b")
     assert second.returncode == 0, second.stderr

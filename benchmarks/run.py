@@ -40,6 +40,7 @@ import numpy as np
 
 from benchmarks import metrics
 from taxometer_kd import evaluate
+from taxometer_kd.embedding_cache import atomic_write_bytes
 
 ROOT = Path(__file__).resolve().parents[1]
 MOCK64 = ROOT.parent / "shared" / "data" / "mock64"
@@ -388,9 +389,7 @@ def _run_child(cmd: list[str], env: dict[str, str], stdout: Path, stderr: Path) 
 
 
 def _write_json(path: Path, obj: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(obj, indent=1, default=str) + "\n")
-    os.replace(tmp, path)
+    atomic_write_bytes(path, (json.dumps(obj, indent=1, default=str) + "\n").encode())
 
 
 def _tail(path: Path, n: int = 12) -> str:

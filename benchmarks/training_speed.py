@@ -100,7 +100,6 @@ def _no_teacher(n_outputs: int):
 
 
 def child(args) -> dict:
-    import numpy as np
     import torch
 
     torch.set_num_threads(args.threads)

@@ -1,0 +1,56 @@
+"""Numbered text lines of a labeller's file, plain or compressed, with located errors.
+
+Every reader of :mod:`taxometer_kd.labels` goes through :func:`iter_lines`, so that a
+missing file, a truncated gzip stream or a byte that is not UTF-8 becomes one
+:class:`~taxometer_kd.errors.KDError` that names the file (and the line, where there is
+one), and so that all of them agree on the ``FILE, line N: ...`` form of :func:`where`.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import lzma
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+from taxometer_kd.errors import KDError
+
+_MAGIC = ((b"\x1f\x8b", gzip.open), (b"BZh", bz2.open), (b"\xfd7zXZ\x00", lzma.open))
+
+
+def where(path: Path | str, line: int) -> str:
+    """The ``FILE, line N`` prefix of an error message."""
+    return f"{path}, line {line}"
+
+
+def _open(path: Path) -> IO[str]:
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(6)
+    except OSError as exc:
+        raise KDError(f"{path}: cannot open the file: {exc.strerror or exc}") from None
+    for magic, opener in _MAGIC:
+        if head.startswith(magic):
+            return opener(path, "rt", encoding="utf-8", newline="")  # type: ignore[operator]
+    return open(path, encoding="utf-8", newline="")
+
+
+def iter_lines(path: Path | str) -> Iterator[tuple[int, str]]:
+    """``(line number, line without its end-of-line)`` for each line of ``path``.
+
+    Line numbers start at 1. The file may be plain text or gzip, bzip2 or xz compressed
+    (recognised by its first bytes, whatever its name). ``\\r\\n`` line ends are accepted.
+    """
+    path = Path(path)
+    number = 0
+    fh = _open(path)
+    try:
+        with fh:
+            for number, line in enumerate(fh, start=1):
+                yield number, line.rstrip("\n").rstrip("\r")
+    except UnicodeDecodeError:
+        raise KDError(f"{where(path, number + 1)}: not UTF-8 text (is this the right file?)") from None
+    except (OSError, EOFError, lzma.LZMAError) as exc:
+        raise KDError(f"{where(path, number + 1)}: could not read the file: {exc}") from None

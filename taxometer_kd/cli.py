@@ -72,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", choices=("tiny", "small", "demo"), default="demo")
     p.add_argument("--samples", type=int, default=3)
     p.set_defaults(func=_cmd_demo_data)
+    from taxometer_kd.labels.cli import add_parser as add_labels_parser
+
+    add_labels_parser(sub)
     return parser
 
 

@@ -40,7 +40,7 @@ import numpy as np
 
 from benchmarks import metrics
 from taxometer_kd import evaluate
-from taxometer_kd.embedding_cache import atomic_write_bytes
+from taxometer_kd.io import atomic_write_bytes
 
 ROOT = Path(__file__).resolve().parents[1]
 MOCK64 = ROOT.parent / "shared" / "data" / "mock64"

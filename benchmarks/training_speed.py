@@ -7,7 +7,7 @@ that its peak RSS is its own, it trains for ``--epochs`` epochs:
 
 - ``stock``: exactly what ``vamb taxometer`` runs (``VAMB2Label``,
   ``make_dataloader_concat_hloss``, ``trainmodel``);
-- ``kd-head``: ``taxometer_kd.distill.train_jointly`` with the same student and the
+- ``kd-head``: ``taxometer_kd.training.trainer.train_jointly`` with the same student and the
   GenomeOcean teacher's head (the paper's: one MLP, hidden 512,512) over cached
   embeddings of ``--embedding-dim`` (1536: GenomeOcean-500M, the paper's teacher);
 - ``kd-crossfit``: the same with the default (k-mer) teacher's 10 cross-fitted heads
@@ -88,7 +88,7 @@ def graph(labels):
 def _no_teacher(n_outputs: int):
     import torch
 
-    from taxometer_kd.teacher import TeacherModel
+    from taxometer_kd import TeacherModel
 
     class NoTeacher(TeacherModel):
         """Zero logits and no parameters: with alpha=1 the student trains alone."""
@@ -141,13 +141,15 @@ def child(args) -> dict:
     else:
         from loguru import logger
 
-        from taxometer_kd import distill, registry
-        from taxometer_kd.teacher import CrossFitHeadTeacher, EmbeddingHeadTeacher
+        from taxometer_kd import CrossFitHeadTeacher, EmbeddingHeadTeacher, registry
+        from taxometer_kd.training.data import make_train_data
+        from taxometer_kd.training.device import resolve_precision
+        from taxometer_kd.training.trainer import train_jointly
 
         logger.remove()
         device = torch.device("cuda" if cuda else "cpu")
-        precision = distill.resolve_precision(args.precision, device)
-        data = distill.make_train_data(abundance, tnf, lengths, targets, len(nodes), device)
+        precision = resolve_precision(args.precision, device)
+        data = make_train_data(abundance, tnf, lengths, targets, len(nodes), device)
         if args.which == "kd-crossfit":
             teacher = CrossFitHeadTeacher(emb, model.nlabels, hidden=(256,), folds=10)  # the kmer default
         elif args.which == "kd-head":
@@ -158,7 +160,7 @@ def child(args) -> dict:
         teacher.to(device)
         kd = registry.get_loss("kl").factory(4.0)
         alpha = 1.0 if args.which == "student" else 0.3
-        hist = distill.train_jointly(model, teacher, data, kd, alpha, args.epochs, 1024, seed=1, precision=precision)
+        hist = train_jointly(model, teacher, data, kd, alpha, args.epochs, 1024, seed=1, precision=precision)
         epoch_times = [h["seconds"] for h in hist]
     total = time.time() - t0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2  # GiB (ru_maxrss is KiB)
@@ -211,7 +213,7 @@ def main(argv=None) -> int:
     failed = 0
     import torch
 
-    from taxometer_kd.embedding_cache import atomic_write_bytes
+    from taxometer_kd.io import atomic_write_bytes
 
     device = torch.cuda.get_device_name() if args.cuda else f"cpu{args.threads}"
     out = args.out or RESULTS / f"training_speed_{'cuda' if args.cuda else 'cpu'}.json"

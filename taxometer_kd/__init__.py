@@ -1,15 +1,74 @@
 """taxometer-kd: knowledge distillation (TaxDistill) for Vamb's Taxometer.
 
-This package is imported at every interpreter start-up by the vamb hook (see
-``_autohook``), so it imports nothing here; ``hookimpl`` is loaded on first use.
+The public API for plugin authors lives in this one namespace::
+
+    import taxometer_kd
+    from taxometer_kd import hookimpl, TeacherSpec, TeacherOption, TeacherContext, CrossFitHeadTeacher
+
+Every module of the package is imported at every interpreter start-up by the vamb hook
+(see :mod:`taxometer_kd.vamb.hook`) only as far as this file, so nothing is imported here:
+each name of :data:`__all__` is loaded from its module on first use.
 """
 
+from __future__ import annotations
+
+import importlib
+
+TYPE_CHECKING = False  # not `from typing import ...`: this file must cost nothing at start-up
 __version__ = "0.1.0"
 
+_SOURCES = {
+    # plugins: markers, registration
+    "hookimpl": "taxometer_kd.hookspecs",
+    "register_plugin": "taxometer_kd.plugins",
+    "unregister_plugin": "taxometer_kd.plugins",
+    "PluginError": "taxometer_kd.plugins",
+    # what a plugin registers
+    "TeacherSpec": "taxometer_kd.registry",
+    "TeacherOption": "taxometer_kd.registry",
+    "LossFactory": "taxometer_kd.registry",
+    "UnknownNameError": "taxometer_kd.registry",
+    "parse_bool": "taxometer_kd.registry",
+    "parse_widths": "taxometer_kd.registry",
+    "get_teacher": "taxometer_kd.registry",
+    "get_loss": "taxometer_kd.registry",
+    # the teacher contract and building blocks
+    "TeacherContext": "taxometer_kd.teachers.base",
+    "TeacherModel": "taxometer_kd.teachers.base",
+    "TeacherOutput": "taxometer_kd.teachers.base",
+    "FrozenFeatures": "taxometer_kd.teachers.heads",
+    "EmbeddingHeadTeacher": "taxometer_kd.teachers.heads",
+    "CrossFitHeadTeacher": "taxometer_kd.teachers.heads",
+    "encode_dna": "taxometer_kd.teachers.dna",
+    "CachedFeatureBuilder": "taxometer_kd.cache",
+    "KDError": "taxometer_kd.errors",
+}
 
-def __getattr__(name: str):
-    if name == "hookimpl":  # `@taxometer_kd.hookimpl` in plugins
-        from taxometer_kd.registry import hookimpl
+__all__ = ["__version__", *_SOURCES]
 
-        return hookimpl
-    raise AttributeError(f"module 'taxometer_kd' has no attribute {name!r}")
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
+    from typing import Any
+
+    from taxometer_kd.cache import CachedFeatureBuilder
+    from taxometer_kd.errors import KDError
+    from taxometer_kd.hookspecs import hookimpl
+    from taxometer_kd.plugins import PluginError, register_plugin, unregister_plugin
+    from taxometer_kd.registry import (
+        LossFactory, TeacherOption, TeacherSpec, UnknownNameError, get_loss, get_teacher, parse_bool, parse_widths,
+    )
+    from taxometer_kd.teachers.base import TeacherContext, TeacherModel, TeacherOutput
+    from taxometer_kd.teachers.dna import encode_dna
+    from taxometer_kd.teachers.heads import CrossFitHeadTeacher, EmbeddingHeadTeacher, FrozenFeatures
+
+
+def __getattr__(name: str) -> Any:
+    source = _SOURCES.get(name)
+    if source is None:
+        raise AttributeError(f"module 'taxometer_kd' has no attribute {name!r}")
+    value = getattr(importlib.import_module(source), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -82,7 +82,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     # these two pass their arguments on untouched
     if argv[:1] == ["taxometer"]:
-        from taxometer_kd.vamb_integration import main_taxometer
+        from taxometer_kd.vamb.patch import main_taxometer
 
         main_taxometer(argv[1:])
         return 0

@@ -19,16 +19,13 @@ are the same as with one process.
 from __future__ import annotations
 
 import argparse
-import heapq
 import os
 import sys
 import time
-from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-import numpy as np
+from taxometer_kd.distributed import all_ok, init_distributed, split_by_size
 
 
 def add_embed_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -52,86 +49,16 @@ def build_parser() -> argparse.ArgumentParser:
     return add_embed_arguments(parser)
 
 
-def read_fasta(path: Path, min_length: int = 0) -> tuple[list[str], list[bytes]]:
-    """Identifiers and upper-case sequences of the records at least ``min_length`` long."""
-    import vamb
-
-    names, seqs = [], []
-    with vamb.vambtools.Reader(str(path)) as fh:
-        for entry in vamb.vambtools.byte_iterfasta(fh, str(path)):
-            if len(entry.sequence) >= min_length:
-                names.append(entry.identifier)
-                seqs.append(bytes(entry.sequence).upper())
-    return names, seqs
-
-
-def split_by_size(sizes: Sequence[int], n_parts: int) -> list[list[int]]:
-    """Greedy balance: largest first onto the least-loaded part. Deterministic; indices sorted."""
-    heap = [(0, p) for p in range(n_parts)]
-    parts: list[list[int]] = [[] for _ in range(n_parts)]
-    for i in sorted(range(len(sizes)), key=lambda i: (-int(sizes[i]), i)):
-        load, p = heapq.heappop(heap)
-        parts[p].append(i)
-        heapq.heappush(heap, (load + int(sizes[i]), p))
-    return [sorted(p) for p in parts]
-
-
-@dataclass
-class DistInfo:
-    rank: int = 0
-    world: int = 1
-    local_rank: int = 0
-    backend: Optional[str] = None
-
-    @property
-    def active(self) -> bool:
-        return self.backend is not None
-
-
-def init_distributed(cuda: bool) -> DistInfo:
-    """Join the process group when launched by torchrun (WORLD_SIZE > 1)."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world <= 1:
-        return DistInfo()
-    import torch
-    import torch.distributed as dist
-
-    rank = int(os.environ["RANK"])
-    local = int(os.environ.get("LOCAL_RANK", rank))
-    backend = "nccl" if cuda else "gloo"
-    if cuda:
-        torch.cuda.set_device(local)
-    hours = float(os.environ.get("TAXOMETER_KD_DIST_TIMEOUT_HOURS", "72"))  # ranks may wait for slower ones
-    if not dist.is_initialized():
-        kwargs: dict[str, Any] = {"backend": backend, "timeout": timedelta(hours=hours)}
-        if cuda:
-            kwargs["device_id"] = torch.device("cuda", local)
-        dist.init_process_group(**kwargs)
-    return DistInfo(rank=dist.get_rank(), world=dist.get_world_size(), local_rank=local, backend=backend)
-
-
-def _all_ok(info: DistInfo, ok: bool) -> bool:
-    """A barrier that also tells every rank whether all ranks succeeded."""
-    if not info.active:
-        return ok
-    import torch
-    import torch.distributed as dist
-
-    device = torch.device("cuda", info.local_rank) if info.backend == "nccl" else torch.device("cpu")
-    flag = torch.tensor([0 if ok else 1], dtype=torch.int64, device=device)
-    dist.all_reduce(flag)
-    return int(flag.item()) == 0
-
-
 def run_embed(args: argparse.Namespace) -> dict[str, Any]:
     """Fill the cache for ``args`` (see :func:`add_embed_arguments`); returns a summary."""
     import torch
     from loguru import logger
 
     from taxometer_kd import registry
-    from taxometer_kd.embedding_cache import CachedFeatureBuilder, sequence_hash
-    from taxometer_kd.distill import parse_key_values
-    from taxometer_kd.teacher import TeacherContext
+    from taxometer_kd.cache import CachedFeatureBuilder, sequence_hash
+    from taxometer_kd.io import InMemoryContigs, read_fasta
+    from taxometer_kd.options import parse_key_values
+    from taxometer_kd.teachers.base import TeacherContext
 
     info = init_distributed(args.cuda)
     if info.world > 1:
@@ -154,13 +81,13 @@ def run_embed(args: argparse.Namespace) -> dict[str, Any]:
         names, seqs = read_fasta(args.fasta, args.min_length)
         logger.info(f"embed: {len(seqs)} contigs of >= {args.min_length} bp in {args.fasta}")
         ctx = TeacherContext(
-            sequences=seqs, identifiers=names, lengths=np.array([len(s) for s in seqs], dtype=np.int64),
-            n_outputs=0, options=options, device=device, cache_dir=Path(args.out),
+            contigs=InMemoryContigs(seqs, names), n_outputs=0, options=options, device=device,
+            cache_dir=Path(args.out),
         )
         # Rank 0 resolves (and downloads, if it has to) first; then the others.
         if info.rank == 0:
             cache = builder.open_cache(ctx)
-        _all_ok(info, True)
+        all_ok(info, True)
         if info.rank != 0:
             cache = builder.open_cache(ctx)
         hashes = [sequence_hash(s) for s in seqs]
@@ -169,7 +96,7 @@ def run_embed(args: argparse.Namespace) -> dict[str, Any]:
             first.setdefault(h, i)
         todo = cache.missing(first)
         # Every rank has scanned the cache before any rank writes to it.
-        _all_ok(info, True)
+        all_ok(info, True)
         parts = split_by_size([len(seqs[first[h]]) for h in todo], info.world)
         mine = [todo[j] for j in parts[info.rank]]
         logger.info(
@@ -177,17 +104,16 @@ def run_embed(args: argparse.Namespace) -> dict[str, Any]:
             f"{len(todo)} to compute, {len(mine)} ({sum(len(seqs[first[h]]) for h in mine):,} bp) by this process"
         )
         sub = TeacherContext(
-            sequences=[seqs[first[h]] for h in mine], identifiers=[names[first[h]] for h in mine],
-            lengths=np.array([len(seqs[first[h]]) for h in mine], dtype=np.int64), n_outputs=0,
-            options=options, device=device, cache_dir=Path(args.out),
+            contigs=InMemoryContigs([seqs[first[h]] for h in mine], [names[first[h]] for h in mine]),
+            n_outputs=0, options=options, device=device, cache_dir=Path(args.out),
         )
         ok = False
         try:
             stats = builder.fill_cache(sub, cache=cache, shard_prefix=f"rank{info.rank:03d}", hashes=mine)
             ok = True
         finally:
-            all_ok = _all_ok(info, ok)
-        if not all_ok:
+            everyone_ok = all_ok(info, ok)
+        if not everyone_ok:
             raise RuntimeError("embed: another rank failed; the shards written so far are kept for a rerun")
         summary = {
             "cache_dir": str(cache.dir), "contigs": len(seqs), "distinct": len(first),
@@ -205,7 +131,7 @@ def run_embed(args: argparse.Namespace) -> dict[str, Any]:
                 f"embed: done: {len(first)} distinct contigs in {cache.dir} ({len(todo)} computed, "
                 f"{summary['seconds']:.1f} s); index {index.name}. Train with --teacher-cache {args.out}"
             )
-        _all_ok(info, True)
+        all_ok(info, True)
         return summary
     finally:
         if info.active:
@@ -219,7 +145,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     import vamb  # noqa: F401  (importing vamb removes loguru's handlers: add ours after it)
     from loguru import logger
 
-    from taxometer_kd.distill import KDError
+    from taxometer_kd.errors import KDError
 
     logger.remove()
     handler = logger.add(sys.stderr, level="INFO", format="{time:YYYY-MM-DD HH:mm:ss} | {level: <7} | {message}")

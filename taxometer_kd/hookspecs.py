@@ -1,12 +1,14 @@
-"""Hook specifications of taxometer-kd.
+"""Hook specifications of taxometer-kd, and the markers plugins use.
 
-A plugin is a module (or object) with functions named like the specs below, marked
-with :data:`taxometer_kd.hookimpl`, and announced in its distribution's metadata::
+A plugin is a module (or object) with functions named like the specs below, marked with
+:data:`hookimpl`, and announced in its distribution's metadata::
 
     [project.entry-points.taxometer_kd]
     my_teacher = "my_package.my_module"
 
-Only hook specifications live in this module.
+Implementations are called in pluggy's order (the plugin registered last first, ``tryfirst``
+before and ``trylast`` after the others); hook wrappers are refused (see
+:mod:`taxometer_kd.plugins`).
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ from typing import TYPE_CHECKING, Callable
 import pluggy
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
-    from taxometer_kd.registry import LossFactory, TeacherSpec
+    from taxometer_kd.registry import LossFactory, TeacherSpec  # noqa: F401
 
 PROJECT_NAME = "taxometer_kd"
 
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 
 
 @hookspec
@@ -28,10 +31,10 @@ def register_teachers(register: "Callable[..., None]") -> None:
     """Register teacher models.
 
     Call ``register(spec, aliases=("other-name", ...))`` once per teacher, where ``spec`` is a
-    :class:`taxometer_kd.registry.TeacherSpec`: a lower-case unique ``name``, a one-line
+    :class:`taxometer_kd.TeacherSpec`: a lower-case unique ``name``, a one-line
     ``description``, the ``options`` the teacher accepts through ``--teacher-option KEY=VALUE``
-    (each an :class:`taxometer_kd.registry.TeacherOption`) and a ``build`` callable that turns a
-    :class:`taxometer_kd.teacher.TeacherContext` into a :class:`taxometer_kd.teacher.TeacherModel`.
+    (each a :class:`taxometer_kd.TeacherOption`, with its range) and a ``build`` callable that
+    turns a :class:`taxometer_kd.TeacherContext` into a :class:`taxometer_kd.TeacherModel`.
     """
 
 
@@ -39,8 +42,8 @@ def register_teachers(register: "Callable[..., None]") -> None:
 def register_distillation_losses(register: "Callable[..., None]") -> None:
     """Register distillation losses.
 
-    Call ``register(name, factory, aliases=(...), description="...")`` once per loss. ``factory``
-    takes the temperature ``tau`` and returns a callable
-    ``loss(student_logits, teacher_logits) -> Tensor`` (a scalar, mean over the batch), with
-    ``teacher_logits`` already detached.
+    Call ``register(name, factory, aliases=(...), description="...")`` once per loss.
+    ``factory`` (a :data:`taxometer_kd.registry.LossFactory`) takes the temperature ``tau``
+    and returns a callable ``loss(student_logits, teacher_logits) -> Tensor`` (a scalar, mean
+    over the batch), with ``teacher_logits`` already detached.
     """

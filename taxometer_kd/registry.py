@@ -1,31 +1,25 @@
-"""Plugin manager and the registries of teachers and distillation losses.
+"""The registries of teachers and distillation losses, and what plugins register in them.
 
-One :class:`pluggy.PluginManager` per process, built on first use. Plugins come from
-the entry-point group ``taxometer_kd``; the built-in ones in ``plugins/`` are registered
-through that same group. A plugin that fails to import is reported with a warning
-naming it and skipped: it never brings ``vamb`` down.
+A teacher plugin registers a :class:`TeacherSpec` (name, description, options with their
+ranges, ``build``); a loss plugin a :data:`LossFactory` under a name. The registries are
+built from the hook implementations of :mod:`taxometer_kd.plugins`, in pluggy's call order,
+and rebuilt when plugins change.
 """
 
 from __future__ import annotations
 
+import math
 import re
-import warnings
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 from typing import Any, Callable, Generic, Iterable, Optional, TypeVar
 
-import pluggy
-
-from taxometer_kd import hookspecs
-
-ENTRY_POINT_GROUP = "taxometer_kd"
-hookimpl = pluggy.HookimplMarker(hookspecs.PROJECT_NAME)
+from taxometer_kd import plugins
+from taxometer_kd.plugins import PluginError
 
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 
-
-class PluginError(Exception):
-    """A plugin registered something invalid (bad name, duplicate, ...)."""
+#: ``factory(tau) -> loss(student_logits, teacher_logits) -> scalar Tensor``
+LossFactory = Callable[[float], Callable[..., Any]]
 
 
 class UnknownNameError(KeyError):
@@ -33,21 +27,6 @@ class UnknownNameError(KeyError):
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0])
-
-
-class PluginLoadWarning(UserWarning):
-    """A plugin named in the ``taxometer_kd`` entry-point group failed to load."""
-
-
-@dataclass(frozen=True)
-class TeacherOption:
-    """One ``--teacher-option KEY=VALUE`` a teacher accepts."""
-
-    name: str
-    type: Callable[[str], Any]
-    default: Any
-    help: str = ""
-    choices: Optional[tuple[Any, ...]] = None
 
 
 def parse_bool(value: str) -> bool:
@@ -68,46 +47,101 @@ def parse_widths(value: str) -> tuple[int, ...]:
     return tuple(w for w in widths if w > 0)
 
 
+def _num(x: float) -> str:
+    return f"{x:g}"
+
+
+@dataclass(frozen=True)
+class TeacherOption:
+    """One ``--teacher-option KEY=VALUE`` a teacher accepts, with its allowed range.
+
+    ``low``/``high`` bound a numeric value (or each element of a tuple value), inclusive
+    unless ``low_open``/``high_open``; ``choices`` lists the allowed values. Floats must be
+    finite. :meth:`convert` turns the string into the typed value or raises ``ValueError``
+    with the allowed range in the message.
+    """
+
+    name: str
+    type: Callable[[str], Any]
+    default: Any
+    help: str = ""
+    choices: Optional[tuple[Any, ...]] = None
+    low: Optional[float] = None
+    high: Optional[float] = None
+    low_open: bool = False
+    high_open: bool = False
+
+    def describe_range(self) -> str:
+        """The allowed values in words: ``one of a, b``, ``[0, 1)``, ``> 0``, ``>= 1``, ``any``."""
+        if self.choices is not None:
+            return "one of " + ", ".join(map(str, self.choices))
+        if self.low is not None and self.high is not None:
+            return f"{'(' if self.low_open else '['}{_num(self.low)}, {_num(self.high)}{')' if self.high_open else ']'}"
+        if self.low is not None:
+            return f"{'>' if self.low_open else '>='} {_num(self.low)}"
+        if self.high is not None:
+            return f"{'<' if self.high_open else '<='} {_num(self.high)}"
+        return "any"
+
+    def _in_range(self, v: Any) -> bool:
+        if isinstance(v, float) and not math.isfinite(v):
+            return False
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            if self.low is not None and (v <= self.low if self.low_open else v < self.low):
+                return False
+            if self.high is not None and (v >= self.high if self.high_open else v > self.high):
+                return False
+        return True
+
+    def convert(self, value: str, teacher: str = "?") -> Any:
+        try:
+            converted = self.type(value)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"teacher {teacher!r}: option {self.name}={value!r} is invalid: {exc}") from None
+        if self.choices is not None and converted not in self.choices:
+            raise ValueError(f"teacher {teacher!r}: option {self.name} must be one of "
+                             f"{', '.join(map(str, self.choices))}, not {value!r}")
+        items = converted if isinstance(converted, tuple) else (converted,)
+        if not all(self._in_range(v) for v in items):
+            raise ValueError(f"teacher {teacher!r}: option {self.name}={value} is out of range: "
+                             f"allowed {self.describe_range()}")
+        return converted
+
+
 @dataclass(frozen=True)
 class TeacherSpec:
-    """What a plugin registers for one teacher."""
+    """What a plugin registers for one teacher.
+
+    ``build(ctx: TeacherContext) -> TeacherModel`` makes the teacher for one run.
+    ``preflight(options) -> None``, if given, runs before Vamb reads any input (checks that
+    need no data: a checkpoint can be found, a library imports) and raises ``ValueError``,
+    ``ImportError`` or ``OSError`` with a message for the user.
+    """
 
     name: str
     description: str
     build: Callable[..., Any]
     options: tuple[TeacherOption, ...] = ()
     needs_download: bool = False
+    preflight: Optional[Callable[[dict[str, Any]], None]] = None
 
     def validate_options(self, raw: dict[str, str]) -> dict[str, Any]:
-        """Turn ``KEY=VALUE`` strings into typed options; unknown keys are errors."""
+        """Turn ``KEY=VALUE`` strings into typed options; unknown keys and values out of
+        range are errors (``ValueError``)."""
         known = {o.name: o for o in self.options}
         out = {o.name: o.default for o in self.options}
         for key, value in raw.items():
             if key not in known:
                 listing = ", ".join(sorted(known)) or "none"
-                raise ValueError(
-                    f"teacher {self.name!r} has no option {key!r} (its options: {listing})"
-                )
-            opt = known[key]
-            try:
-                converted = opt.type(value)
-            except (TypeError, ValueError) as exc:
-                raise ValueError(
-                    f"teacher {self.name!r}: option {key}={value!r} is invalid: {exc}"
-                ) from None
-            if opt.choices is not None and converted not in opt.choices:
-                raise ValueError(
-                    f"teacher {self.name!r}: option {key} must be one of "
-                    f"{', '.join(map(str, opt.choices))}, not {value!r}"
-                )
-            out[key] = converted
+                raise ValueError(f"teacher {self.name!r} has no option {key!r} (its options: {listing})")
+            out[key] = known[key].convert(value, self.name)
         return out
 
 
 @dataclass(frozen=True)
 class LossSpec:
     name: str
-    factory: Callable[[float], Callable[..., Any]]
+    factory: LossFactory
     description: str = ""
 
 
@@ -119,6 +153,7 @@ class Registry(Generic[T]):
     """Names -> objects, with aliases. Names are lower case and unique across aliases."""
 
     kind: str
+    plural: str = ""
     _items: dict[str, T] = field(default_factory=dict)
     _aliases: dict[str, str] = field(default_factory=dict)
     _origin: dict[str, str] = field(default_factory=dict)
@@ -134,8 +169,7 @@ class Registry(Generic[T]):
             if n in self._items or n in self._aliases:
                 first = self._origin.get(n) or self._origin.get(self._aliases.get(n, ""), "?")
                 raise PluginError(
-                    f"{self.kind} name {n!r} is registered twice: by plugin {first!r} "
-                    f"and by plugin {origin!r}"
+                    f"{self.kind} name {n!r} is registered twice: by plugin {first!r} and by plugin {origin!r}"
                 )
         if len(set(aliases) | {name}) != len(aliases) + 1:
             raise PluginError(f"{self.kind} {name!r} from plugin {origin!r} repeats an alias")
@@ -152,7 +186,7 @@ class Registry(Generic[T]):
         if key in self._aliases:
             return self._aliases[key]
         known = ", ".join(self.names()) or "(none registered)"
-        raise UnknownNameError(f"unknown {self.kind} {name!r}; known {self.kind}s: {known}")
+        raise UnknownNameError(f"unknown {self.kind} {name!r}; known {self.plural or self.kind + 's'}: {known}")
 
     def get(self, name: str) -> T:
         return self._items[self.resolve(name)]
@@ -167,94 +201,55 @@ class Registry(Generic[T]):
         return self._origin[name]
 
 
-def _plugin_name(pm: pluggy.PluginManager, plugin: object) -> str:
-    return pm.get_name(plugin) or getattr(plugin, "__name__", repr(plugin))
-
-
-class _State:
-    pm: Optional[pluggy.PluginManager] = None
-    teachers: Optional[Registry[TeacherSpec]] = None
-    losses: Optional[Registry[LossSpec]] = None
-
-
-def get_plugin_manager() -> pluggy.PluginManager:
-    """The process's plugin manager, with every loadable entry-point plugin added."""
-    if _State.pm is None:
-        pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
-        pm.add_hookspecs(hookspecs)
-        for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
-            if pm.get_plugin(ep.name) is not None or pm.is_blocked(ep.name):
-                continue
-            try:
-                plugin = ep.load()
-            except Exception as exc:  # a broken plugin must not break vamb
-                warnings.warn(
-                    f"taxometer-kd: plugin {ep.name!r} ({ep.value}) failed to load and is "
-                    f"skipped: {type(exc).__name__}: {exc}",
-                    PluginLoadWarning,
-                    stacklevel=2,
-                )
-                continue
-            pm.register(plugin, name=ep.name)
-        _State.pm = pm
-    return _State.pm
-
-
-def register_plugin(plugin: object, name: Optional[str] = None) -> None:
-    """Register a plugin object at run time (used by tests and by embedding programs)."""
-    get_plugin_manager().register(plugin, name=name)
-    _State.teachers = None
-    _State.losses = None
-
-
-def unregister_plugin(name: str) -> None:
-    get_plugin_manager().unregister(name=name)
-    _State.teachers = None
-    _State.losses = None
-
-
-def reset() -> None:
-    """Forget the plugin manager and registries (they are rebuilt on next use)."""
-    _State.pm = None
-    _State.teachers = None
-    _State.losses = None
-
-
-def _collect(hook_name: str, kind: str, make: Callable[..., tuple[str, Any, Iterable[str]]]):
-    pm = get_plugin_manager()
-    reg: Registry[Any] = Registry(kind)
-    hook = getattr(pm.hook, hook_name)
-    for impl in hook.get_hookimpls():
-        origin = _plugin_name(pm, impl.plugin)
+def _collect(hook_name: str, reg: Registry[Any], make: Callable[..., tuple[str, Any]]) -> Registry[Any]:
+    for impl in plugins.hook_implementations(hook_name):
+        origin = impl.plugin_name
 
         def register(*args: Any, aliases: Iterable[str] = (), **kwargs: Any) -> None:
-            name, item, extra_aliases = make(*args, **kwargs)
-            reg.add(name, item, tuple(aliases) + tuple(extra_aliases), origin=origin)
+            name, item = make(*args, **kwargs)
+            reg.add(name, item, aliases, origin=origin)
 
         impl.function(register=register)
     return reg
 
 
+class _Cache:
+    generation = -1
+    teachers: Optional[Registry[TeacherSpec]] = None
+    losses: Optional[Registry[LossSpec]] = None
+
+
+def _fresh() -> type[_Cache]:
+    if _Cache.generation != plugins.generation():
+        _Cache.generation = plugins.generation()
+        _Cache.teachers = _Cache.losses = None
+    return _Cache
+
+
+def _make_teacher(spec: TeacherSpec) -> tuple[str, TeacherSpec]:
+    if not isinstance(spec, TeacherSpec):
+        raise PluginError(f"register_teachers expects a TeacherSpec, got {spec!r}")
+    return spec.name, spec
+
+
+def _make_loss(name: str, factory: LossFactory, description: str = "") -> tuple[str, LossSpec]:
+    return name, LossSpec(name, factory, description)
+
+
 def teachers() -> Registry[TeacherSpec]:
-    if _State.teachers is None:
-
-        def make(spec: TeacherSpec) -> tuple[str, TeacherSpec, tuple[str, ...]]:
-            if not isinstance(spec, TeacherSpec):
-                raise PluginError(f"register_teachers expects a TeacherSpec, got {spec!r}")
-            return spec.name, spec, ()
-
-        _State.teachers = _collect("register_teachers", "teacher", make)
-    return _State.teachers
+    cache = _fresh()
+    if cache.teachers is None:
+        cache.teachers = _collect("register_teachers", Registry("teacher"), _make_teacher)
+    return cache.teachers
 
 
 def losses() -> Registry[LossSpec]:
-    if _State.losses is None:
-
-        def make(name: str, factory: Callable[[float], Any], description: str = ""):
-            return name, LossSpec(name, factory, description), ()
-
-        _State.losses = _collect("register_distillation_losses", "distillation loss", make)
-    return _State.losses
+    cache = _fresh()
+    if cache.losses is None:
+        cache.losses = _collect(
+            "register_distillation_losses", Registry("distillation loss", "distillation losses"), _make_loss
+        )
+    return cache.losses
 
 
 def get_teacher(name: str) -> TeacherSpec:

@@ -36,8 +36,8 @@ def tiny_data(tmp_path_factory):
 
 @pytest.fixture(autouse=True)
 def _fresh_registry():
-    from taxometer_kd import registry
+    from taxometer_kd import plugins
 
-    registry.reset()
+    plugins.reset()
     yield
-    registry.reset()
+    plugins.reset()

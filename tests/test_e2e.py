@@ -92,10 +92,10 @@ def test_cond_softmax_is_refused_clearly(tiny_data, tmp_path):
         (["--teacher", "cnn", "--teacher-option", "bogus=1"], "teacher 'dna-cnn' has no option 'bogus'"),
         (["--teacher", "cnn", "--teacher-option", "window"], "--teacher-option expects KEY=VALUE"),
         (["--teacher", "cnn", "--teacher-option", "window=big"], "option window='big' is invalid"),
-        (["--alpha", "0.5"], "--alpha only apply together with --teacher NAME"),
+        (["--alpha", "0.5"], "--alpha applies only together with --teacher NAME"),
         (["--teacher", "cnn", "--kd-loss", "nope"], "unknown distillation loss 'nope'"),
         (["--teacher", "cnn", "--kd-precision", "fp8"], "invalid choice: 'fp8'"),
-        (["--kd-precision", "float32"], "--kd-precision only apply together with --teacher NAME"),
+        (["--kd-precision", "float32"], "--kd-precision applies only together with --teacher NAME"),
     ],
 )
 def test_bad_options_fail_before_anything_is_written(tiny_data, tmp_path, extra, needle):
@@ -138,18 +138,23 @@ def test_teacher_fasta_missing_a_contig(tiny_data, kd_run, tmp_path):
     assert not (tmp_path / "o" / "results_taxometer.tsv").exists()
 
 
-def test_read_contig_sequences_orders_by_composition(tmp_path):
-    from taxometer_kd.distill import KDError, read_contig_sequences
+def test_contig_sequences_stream_in_composition_rows(tmp_path):
+    from taxometer_kd.errors import KDError
+    from taxometer_kd.io import ContigSequences
 
     f = tmp_path / "x.fna"
-    f.write_text(">a\nACGT\nAC\n>b desc\nggtt\n>c\nTTTT\n")
-    assert read_contig_sequences(f, ["c", "a", "b"]) == [b"TTTT", b"ACGTAC", b"GGTT"]
+    f.write_text(">a\nACGT\nAC\n>b desc\nggtt\n>short\nA\n>c\nTTTT\n")
+    contigs = ContigSequences(f, ["c", "a", "b"], [4, 6, 4])
+    assert sorted(contigs) == [(0, b"TTTT"), (1, b"ACGTAC"), (2, b"GGTT")]  # rows of the composition
+    assert contigs.to_list() == [b"TTTT", b"ACGTAC", b"GGTT"]
     with pytest.raises(KDError, match="missing from .*'zz'"):
-        read_contig_sequences(f, ["a", "zz"])
+        list(ContigSequences(f, ["a", "zz"], [6, 4]))
+    with pytest.raises(KDError, match="'a' is 6 bp long, but the composition says 7 bp"):
+        list(ContigSequences(f, ["a"], [7]))
     bad = tmp_path / "bad.fna"
     bad.write_text("ACGT\n")
     with pytest.raises(KDError, match="bad.fna"):
-        read_contig_sequences(bad, ["a"])
+        list(ContigSequences(bad, ["a"], [4]))
 
 
 @pytest.mark.parametrize(
@@ -164,7 +169,8 @@ def test_read_contig_sequences_orders_by_composition(tmp_path):
     ],
 )
 def test_malformed_taxonomy_names_file_and_line(tiny_data, tmp_path, body, needle):
-    from taxometer_kd.distill import KDError, check_taxonomy_file
+    from taxometer_kd.errors import KDError
+    from taxometer_kd.inputs import check_taxonomy_file
 
     bad = tmp_path / "tax.tsv"
     bad.write_text(body)

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from taxometer_kd import fastops
+from taxometer_kd.training import fastops
 
 
 def reference_nll(z, mask):

@@ -24,12 +24,13 @@ transformers = pytest.importorskip("transformers")
 pytest.importorskip("tokenizers")
 
 from taxometer_kd import registry  # noqa: E402
-from taxometer_kd.embedding_cache import (  # noqa: E402
+from taxometer_kd.cache import (  # noqa: E402
     EmbeddingCache,
     default_cache_root,
     sequence_hash,
 )
-from taxometer_kd.teacher import CrossFitHeadTeacher, EmbeddingHeadTeacher, TeacherContext  # noqa: E402
+from taxometer_kd import CrossFitHeadTeacher, EmbeddingHeadTeacher, TeacherContext  # noqa: E402
+from taxometer_kd.io import InMemoryContigs  # noqa: E402
 from taxometer_kd_plugins import genomeocean as go  # noqa: E402
 
 CONTEXT = 64  # max_position_embeddings of the tiny model
@@ -100,8 +101,7 @@ def make_ctx(seqs, cache_dir, *, checkpoint=None, name="genomeocean-100m", n_out
     if checkpoint is not None:
         raw["path"] = str(checkpoint)
     return TeacherContext(
-        sequences=list(seqs), identifiers=[f"contig{i}" for i in range(len(seqs))],
-        lengths=np.array([len(s) for s in seqs]), n_outputs=n_outputs,
+        contigs=InMemoryContigs(list(seqs)), n_outputs=n_outputs,
         options=spec(name).validate_options(raw), device=torch.device(device),
         cache_dir=Path(cache_dir) if cache_dir is not None else None,
     )
@@ -110,7 +110,7 @@ def make_ctx(seqs, cache_dir, *, checkpoint=None, name="genomeocean-100m", n_out
 def compute(builder, ctx, seqs=None):
     """Run the model path directly (no cache): {index: vector}."""
     out = {}
-    builder.compute(ctx, list(ctx.sequences if seqs is None else seqs), lambda i, v: out.__setitem__(i, v))
+    builder.compute(ctx, list(ctx.contigs.to_list() if seqs is None else seqs), lambda i, v: out.__setitem__(i, v))
     return np.stack([out[i] for i in range(len(out))])
 
 
@@ -402,7 +402,7 @@ def test_cache_reuse_resume_and_keys(tmp_path, checkpoint, contigs, monkeypatch)
 
     # reuse: same contigs renamed and reordered, in a "different run": nothing computed
     rev = make_ctx(contigs[::-1], cache_dir, checkpoint=checkpoint)
-    rev.identifiers = [f"other{i}" for i in range(len(contigs))]
+    rev.contigs.identifiers = [f"other{i}" for i in range(len(contigs))]
     teacher = builder(rev)
     assert calls == []
     np.testing.assert_array_equal(teacher.embeddings(), features[::-1])

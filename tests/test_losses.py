@@ -9,8 +9,11 @@ import torch
 import vamb
 from loguru import logger
 from taxometer_kd import registry
-from taxometer_kd.distill import TrainData, build_student, distillation_step_losses, predict_probabilities, train_jointly
-from taxometer_kd.teacher import EmbeddingHeadTeacher, TeacherModel
+from taxometer_kd import EmbeddingHeadTeacher, TeacherModel
+from taxometer_kd.training.data import TrainData, build_student
+from taxometer_kd.training.losses import distillation_step_losses
+from taxometer_kd.training.predict import predict_probabilities
+from taxometer_kd.training.trainer import train_jointly
 
 
 def kl():
@@ -182,7 +185,7 @@ def test_unlabelled_contigs_get_the_kd_signal():
 
 @pytest.mark.parametrize("name", ["flat_softmax", "soft_margin"])
 def test_row_weighted_loss_matches_vamb_and_weights_rows(name):
-    from taxometer_kd.distill import RowWeightedLoss
+    from taxometer_kd.training.losses import RowWeightedLoss
 
     nodes, parents = _toy_tree()
     tree = vamb.hloss_misc.Hierarchy(np.array(parents))
@@ -207,7 +210,7 @@ def test_row_weighted_loss_matches_vamb_and_weights_rows(name):
 
 @pytest.mark.parametrize("name", ["flat_softmax", "soft_margin"])
 def test_row_weighted_loss_over_stacked_heads_equals_one_call_per_head(name):
-    from taxometer_kd.distill import RowWeightedLoss
+    from taxometer_kd.training.losses import RowWeightedLoss
 
     nodes, parents = _toy_tree()
     tree = vamb.hloss_misc.Hierarchy(np.array(parents))
@@ -250,7 +253,7 @@ def test_bfloat16_training_runs_forward_under_autocast_and_still_learns():
 
 
 def test_precision_auto_follows_the_hardware(monkeypatch):
-    from taxometer_kd.distill import resolve_precision
+    from taxometer_kd.training.device import resolve_precision
 
     cpu = torch.device("cpu")
     assert resolve_precision("float32", cpu) == "float32"

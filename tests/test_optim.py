@@ -1,4 +1,4 @@
-"""taxometer_kd.optim.DAdaptAdam must take the very steps of dadaptation.DAdaptAdam, without syncs."""
+"""taxometer_kd.training.optim.DAdaptAdam must take the very steps of dadaptation.DAdaptAdam, without syncs."""
 
 import copy
 
@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from taxometer_kd.optim import DAdaptAdam
+from taxometer_kd.training.optim import DAdaptAdam
 
 
 def _net():

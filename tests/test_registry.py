@@ -7,8 +7,7 @@ import warnings
 import pytest
 
 import taxometer_kd
-from taxometer_kd import hookspecs, registry
-from taxometer_kd.registry import PluginError, TeacherOption, TeacherSpec, UnknownNameError
+from taxometer_kd import PluginError, TeacherOption, TeacherSpec, UnknownNameError, hookspecs, plugins, registry
 
 from conftest import run_cmd
 
@@ -45,8 +44,8 @@ def test_hookspecs_are_typed_and_documented():
 
 
 def test_builtins_come_through_entry_points():
-    pm = registry.get_plugin_manager()
-    names = {registry._plugin_name(pm, p) for p in pm.get_plugins()}
+    pm = plugins.get_plugin_manager()
+    names = {plugins.plugin_name(p) for p in pm.get_plugins()}
     assert {"builtin_losses", "dna_cnn"} <= names
     assert "dna-cnn" in registry.teachers().names()
     assert registry.get_teacher("cnn").name == "dna-cnn"  # alias
@@ -62,7 +61,7 @@ def test_unknown_teacher_lists_known_ones():
 
 
 def test_third_party_plugin_and_aliases():
-    registry.register_plugin(_Plugin(teachers=[(_spec("toy"), ("toy-alias",))]), name="toyplugin")
+    plugins.register_plugin(_Plugin(teachers=[(_spec("toy"), ("toy-alias",))]), name="toyplugin")
     reg = registry.teachers()
     assert reg.get("toy-alias").name == "toy"
     assert reg.aliases_of("toy") == ["toy-alias"]
@@ -70,27 +69,27 @@ def test_third_party_plugin_and_aliases():
 
 
 def test_duplicate_names_are_refused_naming_both_plugins():
-    registry.register_plugin(_Plugin(teachers=[(_spec("dna-cnn"), ())]), name="impostor")
+    plugins.register_plugin(_Plugin(teachers=[(_spec("dna-cnn"), ())]), name="impostor")
     with pytest.raises(PluginError) as info:
         registry.teachers()
     assert "dna-cnn" in str(info.value) and "impostor" in str(info.value) and "dna_cnn" in str(info.value)
 
 
 def test_alias_colliding_with_a_name_is_refused():
-    registry.register_plugin(_Plugin(teachers=[(_spec("other"), ("cnn",))]), name="p2")
+    plugins.register_plugin(_Plugin(teachers=[(_spec("other"), ("cnn",))]), name="p2")
     with pytest.raises(PluginError, match="'cnn'"):
         registry.teachers()
 
 
 def test_duplicate_loss_refused():
-    registry.register_plugin(_Plugin(losses=[("kl", ())]), name="p3")
+    plugins.register_plugin(_Plugin(losses=[("kl", ())]), name="p3")
     with pytest.raises(PluginError, match="'kl'"):
         registry.losses()
 
 
 @pytest.mark.parametrize("bad", ["Upper", "with space", "", "-lead"])
 def test_invalid_names(bad):
-    registry.register_plugin(_Plugin(teachers=[(_spec(bad), ())]), name="p4")
+    plugins.register_plugin(_Plugin(teachers=[(_spec(bad), ())]), name="p4")
     with pytest.raises(PluginError, match="invalid"):
         registry.teachers()
 
@@ -121,7 +120,7 @@ def test_broken_plugin_warns_and_is_skipped(tmp_path, monkeypatch):
         warnings.simplefilter("always")
         names = registry.teachers().names()
     assert "dna-cnn" in names  # the others still load
-    msgs = [str(w.message) for w in caught if issubclass(w.category, registry.PluginLoadWarning)]
+    msgs = [str(w.message) for w in caught if issubclass(w.category, plugins.PluginLoadWarning)]
     assert len(msgs) == 1 and "'broken'" in msgs[0] and "no_such_module_for_taxometer_kd" in msgs[0]
 
 
@@ -151,7 +150,7 @@ def test_plugin_written_as_a_module(tmp_path, monkeypatch):
         textwrap.dedent(
             """
             import taxometer_kd
-            from taxometer_kd.registry import TeacherSpec
+            from taxometer_kd import TeacherSpec
 
             @taxometer_kd.hookimpl
             def register_teachers(register):

@@ -6,8 +6,12 @@ import torch
 
 import vamb
 from taxometer_kd import registry
-from taxometer_kd.distill import TrainData, add_abstain_leaves, train_jointly
-from taxometer_kd.teacher import CrossFitHeadTeacher, EmbeddingHeadTeacher, GroupedMLP, TeacherContext, encode_dna
+from taxometer_kd import CrossFitHeadTeacher, EmbeddingHeadTeacher, TeacherContext, encode_dna
+from taxometer_kd.io import InMemoryContigs
+from taxometer_kd.teachers.heads import GroupedMLP
+from taxometer_kd.training.data import TrainData
+from taxometer_kd.training.label_space import add_abstain_leaves
+from taxometer_kd.training.trainer import train_jointly
 
 
 def test_encode_dna():
@@ -113,16 +117,15 @@ def test_cross_fit_teacher_learns_from_neighbours():
 
 def _ctx(seqs, n_outputs=3, **options):
     return TeacherContext(
-        sequences=seqs, identifiers=[f"c{i}" for i in range(len(seqs))], lengths=np.array([len(s) for s in seqs]),
-        n_outputs=n_outputs, options=options, device=torch.device("cpu"),
-        extra={"abundance": np.random.default_rng(1).lognormal(0, 1, (len(seqs), 3)).astype(np.float32)},
+        contigs=InMemoryContigs(seqs), n_outputs=n_outputs, options=options, device=torch.device("cpu"),
+        abundance=np.random.default_rng(1).lognormal(0, 1, (len(seqs), 3)).astype(np.float32),
     )
 
 
 def test_dna_cnn_windows_and_strands():
     from taxometer_kd_plugins.dna_cnn import PackedDNA
 
-    dna = PackedDNA([b"AACCGGTT", b"ACG"])
+    dna = PackedDNA(InMemoryContigs([b"AACCGGTT", b"ACG"]))
     idx = torch.tensor([0, 1])
     w = dna.windows(idx, torch.tensor([2, 0]), 4, torch.tensor([False, True]))
     assert w.shape == (2, 4, 4)
@@ -171,7 +174,7 @@ def test_gene_features_follow_the_genes():
 def test_kmer_coverage_needs_the_abundances():
     spec = registry.get_teacher("kmer")
     ctx = _ctx([b"ACGT" * 200], **spec.validate_options({}))
-    ctx.extra = {}
+    ctx.abundance = None
     with pytest.raises(ValueError, match="abundance"):
         spec.build(ctx)
     ctx = _ctx([b"ACGT" * 200, b"GGCA" * 300], **spec.validate_options({"abundance": "false"}))
@@ -180,15 +183,13 @@ def test_kmer_coverage_needs_the_abundances():
 
 @pytest.mark.parametrize("bad, needle", [(np.zeros(5), "2-D"), (np.array([[1.0, np.nan]]), "NaN")])
 def test_feature_matrix_checks(bad, needle):
-    from taxometer_kd.teacher import EmbeddingHeadTeacher
-
     for cls in (CrossFitHeadTeacher, EmbeddingHeadTeacher):
         with pytest.raises(ValueError, match=needle):
             cls(bad, 3)
 
 
 def test_frozen_features_standardise_by_column_without_a_copy(monkeypatch):
-    import taxometer_kd.teacher as teacher_mod
+    import taxometer_kd.teachers.heads as teacher_mod
 
     rng = np.random.default_rng(0)
     raw = (rng.normal(3.0, 2.0, (1000, 7)) * np.arange(1, 8)).astype(np.float32)

@@ -14,8 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from taxometer_kd.registry import TeacherOption, TeacherSpec, hookimpl, parse_bool
-from taxometer_kd.teacher import TeacherContext, TeacherModel, encode_dna
+from taxometer_kd import TeacherContext, TeacherModel, TeacherOption, TeacherSpec, encode_dna, hookimpl, parse_bool
 
 # one-hot rows for codes A C G T N (N = all zero)
 _ONEHOT = torch.cat([torch.eye(4), torch.zeros(1, 4)])
@@ -23,18 +22,16 @@ _COMPLEMENT = torch.tensor([3, 2, 1, 0, 4], dtype=torch.uint8)
 
 
 class PackedDNA(nn.Module):
-    """All contigs' DNA as one code tensor (A,C,G,T,N = 0..4) plus offsets and lengths."""
+    """All contigs' DNA as one uint8 code tensor (A,C,G,T,N = 0..4, a byte per base) plus
+    offsets and lengths, filled in one streamed pass over ``contigs`` (row order by offset)."""
 
-    def __init__(self, sequences):
+    def __init__(self, contigs):
         super().__init__()
-        lengths = np.fromiter((len(s) for s in sequences), dtype=np.int64, count=len(sequences))
+        lengths = np.asarray(contigs.lengths, dtype=np.int64)
+        offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
         codes = np.empty(int(lengths.sum()) + 1, dtype=np.uint8)
-        offsets = np.zeros(len(sequences), dtype=np.int64)
-        pos = 0
-        for i, s in enumerate(sequences):
-            offsets[i] = pos
-            codes[pos : pos + len(s)] = encode_dna(s)
-            pos += len(s)
+        for i, s in contigs:
+            codes[offsets[i] : offsets[i] + len(s)] = encode_dna(s)
         codes[-1] = 4  # an N used as padding for contigs shorter than a window
         self.register_buffer("codes", torch.from_numpy(codes), persistent=False)
         self.register_buffer("offsets", torch.from_numpy(offsets), persistent=False)
@@ -96,7 +93,7 @@ class DNACNNTeacher(TeacherModel):
         self.predict_windows = int(o["predict-windows"])
         self.use_rc = bool(o["rc"])
         self.learning_rate = float(o["lr"])
-        self.dna = PackedDNA(ctx.sequences)
+        self.dna = PackedDNA(ctx.contigs)
         self.net = DNACNN(ctx.n_outputs, channels=int(o["channels"]), dropout=float(o["dropout"]))
 
     def forward(self, indices: torch.Tensor) -> torch.Tensor:

@@ -14,14 +14,14 @@ and ``-p`` threads share it.
 from __future__ import annotations
 
 import itertools
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
 import numpy as np
 from loguru import logger
 
-from taxometer_kd.registry import TeacherOption, TeacherSpec, hookimpl, parse_widths
-from taxometer_kd.teacher import CrossFitHeadTeacher, TeacherContext
+from taxometer_kd import CrossFitHeadTeacher, TeacherContext, TeacherOption, TeacherSpec, hookimpl, parse_widths
 
 _BASES = "TCAG"
 _CODONS = ["".join(c) for c in itertools.product(_BASES, repeat=3)]
@@ -63,28 +63,48 @@ def gene_features(seq: bytes, finder) -> np.ndarray:
     return np.concatenate([lc - lc.mean(), la - la.mean(), extra]).astype(np.float32)
 
 
-def gene_profiles(sequences, max_bp: int, threads: int = 1) -> np.ndarray:
+def gene_profiles(contigs, max_bp: int, threads: int = 1, batch: int = 256) -> np.ndarray:
+    """Gene features of every contig (rows in ``contigs``' row order), from one streamed pass.
+
+    Batches of contigs (their middle ``max_bp`` bp only) go to ``threads`` worker threads,
+    each with its own gene finder; at most two batches per thread wait, so memory stays
+    bounded whatever the catalogue's size.
+    """
     import pyrodigal
 
-    finders = [pyrodigal.GeneFinder(meta=True) for _ in range(max(1, threads))]
-    out = np.empty((len(sequences), N_FEATURES), dtype=np.float32)
+    out = np.empty((len(contigs), N_FEATURES), dtype=np.float32)
+    local = threading.local()
+
+    def work(items):
+        finder = getattr(local, "finder", None)
+        if finder is None:
+            finder = local.finder = pyrodigal.GeneFinder(meta=True)
+        for i, seq in items:
+            out[i] = gene_features(seq, finder)
+        return len(items)
+
     t0 = last = time.time()
-    chunks = np.array_split(np.arange(len(sequences)), max(1, threads))
-
-    def work(args):
-        finder, idx = args
-        for i in idx:
-            out[i] = gene_features(middle(sequences[i], max_bp), finder)
-
+    done = 0
+    threads = max(1, threads)
     # pyrodigal releases the GIL while it predicts, so threads share the work
-    with ThreadPoolExecutor(max_workers=len(chunks)) as pool:
-        futures = [pool.submit(work, (finders[k], chunk)) for k, chunk in enumerate(chunks)]
-        while any(not f.done() for f in futures):
-            time.sleep(0.2)
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        pending: set = set()
+        items: list = []
+        for i, seq in contigs:
+            items.append((i, middle(seq, max_bp)))
+            if len(items) < batch:
+                continue
+            pending.add(pool.submit(work, items))
+            items = []
+            while len(pending) >= 2 * threads:
+                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                done += sum(f.result() for f in finished)
             if time.time() - last > 10:
-                logger.info(f"\tgene prediction running for {time.time() - t0:.0f} s")
+                logger.info(f"\tgene prediction: {done}/{len(out)} contigs in {time.time() - t0:.0f} s")
                 last = time.time()
-        for f in futures:
+        if items:
+            pending.add(pool.submit(work, items))
+        for f in pending:
             f.result()
     return out
 
@@ -92,7 +112,7 @@ def gene_profiles(sequences, max_bp: int, threads: int = 1) -> np.ndarray:
 def build(ctx: TeacherContext) -> CrossFitHeadTeacher:
     o = ctx.options
     t0 = time.time()
-    feats = gene_profiles(ctx.sequences, int(o["max-bp"]), ctx.n_threads)
+    feats = gene_profiles(ctx.contigs, int(o["max-bp"]), ctx.n_threads)
     logger.info(f"\tgene features of {len(feats)} contigs in {time.time() - t0:.1f} s")
     return CrossFitHeadTeacher(
         feats, ctx.n_outputs, hidden=o["hidden"], folds=int(o["folds"]), seed=ctx.seed, learning_rate=float(o["lr"])

@@ -24,7 +24,7 @@ from TaxDistill, which both truncate the sequence, to 1024 and 512 tokens):
    for ``pooling=max`` the element-wise maximum over windows (a weighting does not apply
    to a maximum).
 
-The vectors are stored in the embedding cache (:mod:`taxometer_kd.embedding_cache`) under
+The vectors are stored in the embedding cache (:mod:`taxometer_kd.cache`) under
 a key made of the checkpoint's content fingerprint (config.json, tokenizer files and the
 safetensors headers plus sampled weight blocks), the layer, pooling, window size and the
 algorithm version; lookups are by contig sequence hash.
@@ -47,8 +47,8 @@ from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
-from taxometer_kd.embedding_cache import CachedFeatureBuilder
-from taxometer_kd.registry import TeacherOption, TeacherSpec, hookimpl, parse_widths
+from taxometer_kd.cache import CachedFeatureBuilder
+from taxometer_kd import TeacherOption, TeacherSpec, hookimpl, parse_widths
 
 INSTALL_HINT = "pip install 'taxometer-kd[genomeocean]'"
 ALGORITHM = "genomeocean-whole-contig/v1"
@@ -802,7 +802,7 @@ class GenomeOceanBuilder(CachedFeatureBuilder):
         return stats
 
     def make_teacher(self, ctx, features: np.ndarray):
-        from taxometer_kd.teacher import CrossFitHeadTeacher, EmbeddingHeadTeacher
+        from taxometer_kd import CrossFitHeadTeacher, EmbeddingHeadTeacher
 
         hidden = tuple(ctx.options.get("hidden", (512, 512)))
         lr = float(ctx.options.get("head-lr", 1e-4))

@@ -17,8 +17,9 @@ import time
 import numpy as np
 from loguru import logger
 
-from taxometer_kd.registry import TeacherOption, TeacherSpec, hookimpl, parse_bool, parse_widths
-from taxometer_kd.teacher import CrossFitHeadTeacher, TeacherContext, encode_dna
+from taxometer_kd import (
+    CrossFitHeadTeacher, TeacherContext, TeacherOption, TeacherSpec, encode_dna, hookimpl, parse_bool, parse_widths,
+)
 
 
 def canonical_index(k: int) -> tuple[np.ndarray, int]:
@@ -48,27 +49,30 @@ def kmer_counts(seq: bytes, k: int, canon: np.ndarray, n_canon: int) -> np.ndarr
     return np.bincount(canon[idx], minlength=n_canon).astype(np.float64)
 
 
-def kmer_profiles(sequences, k: int, pseudocount: float = 0.5, log_every: float = 10.0) -> np.ndarray:
-    """Centred log-ratio transformed canonical k-mer frequencies, one row per sequence."""
+def kmer_profiles(contigs, k: int, pseudocount: float = 0.5, log_every: float = 10.0) -> np.ndarray:
+    """Centred log-ratio transformed canonical k-mer frequencies, one row per contig.
+
+    ``contigs`` yields ``(row, DNA)`` (:class:`taxometer_kd.teachers.base.Contigs`), in one
+    streamed pass."""
     canon, n_canon = canonical_index(k)
-    out = np.empty((len(sequences), n_canon), dtype=np.float32)
+    out = np.empty((len(contigs), n_canon), dtype=np.float32)
     t0 = last = time.time()
     nbases = 0
-    for i, seq in enumerate(sequences):
+    for i, seq in contigs:
         counts = kmer_counts(seq, k, canon, n_canon) + pseudocount
         logf = np.log(counts / counts.sum())
         out[i] = logf - logf.mean()
         nbases += len(seq)
         now = time.time()
         if now - last > log_every:
-            logger.info(f"\t{k}-mer profiles: {i + 1}/{len(sequences)} contigs, {nbases / (now - t0) / 1e6:.1f} Mbp/s")
+            logger.info(f"\t{k}-mer profiles: {nbases / 1e6:.0f} Mbp read, {nbases / (now - t0) / 1e6:.1f} Mbp/s")
             last = now
     return out
 
 
 def abundance_features(ctx: TeacherContext) -> np.ndarray:
     """Per-contig coverage features: log relative abundance per sample and log total depth."""
-    ab = ctx.extra.get("abundance")
+    ab = ctx.abundance
     if ab is None:
         raise ValueError("the kmer teacher's abundance=true needs the run's abundances")
     ab = np.asarray(ab, dtype=np.float64)
@@ -82,7 +86,7 @@ def build(ctx: TeacherContext) -> CrossFitHeadTeacher:
     o = ctx.options
     k = int(o["k"])
     t0 = time.time()
-    feats = kmer_profiles(ctx.sequences, k)
+    feats = kmer_profiles(ctx.contigs, k)
     logger.info(f"\t{k}-mer profiles ({feats.shape[1]} canonical k-mers) of {len(feats)} contigs in {time.time() - t0:.1f} s")
     if o["abundance"]:
         feats = np.hstack([feats, abundance_features(ctx)])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from taxometer_kd.registry import hookimpl
+from taxometer_kd import hookimpl
 
 
 def kl_distillation(tau: float):

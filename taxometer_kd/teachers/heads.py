@@ -1,90 +1,24 @@
-"""The teacher side of distillation: what a teacher plugin receives and returns.
+"""Learnable heads over frozen per-contig features: the building blocks of the teachers
+whose features are computed once (GenomeOcean embeddings, k-mer profiles, gene features).
 
-A teacher plugin registers a :class:`taxometer_kd.registry.TeacherSpec` whose ``build``
-turns a :class:`TeacherContext` into a :class:`TeacherModel`. The model owns whatever
-per-contig data it needs (DNA, frozen embeddings, k-mer profiles) and is called with
-the *indices* of the contigs in a batch (rows of Vamb's composition), so per-contig
-data is looked up by contig index, on the training device.
+- :class:`FrozenFeatures`: the feature matrix, held once, standardised per column on lookup;
+- :class:`EmbeddingHeadTeacher`: one MLP head (the paper's teacher over GenomeOcean);
+- :class:`CrossFitHeadTeacher`: ``folds`` heads, cross-fitted so that the logits a contig is
+  distilled from never come from parameters trained on its own label.
 """
 
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
-from taxometer_kd import fastops
-from taxometer_kd.fastops import Dropout
-
-
-@dataclass
-class TeacherContext:
-    """Everything a teacher may use to build itself, for one run."""
-
-    sequences: Sequence[bytes]
-    """The DNA of every contig, in composition order (upper-case bytes)."""
-    identifiers: Sequence[str]
-    lengths: np.ndarray
-    n_outputs: int
-    """Width of the logit vector: the student's label space (Vamb's ``nlabels``)."""
-    options: dict[str, Any]
-    device: torch.device
-    seed: int = 0
-    cache_dir: Optional[Path] = None
-    n_threads: int = 1
-    hier_loss: str = "flat_softmax"
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-class TeacherModel(nn.Module):
-    """A module producing logits over the student's label space for a batch of contigs.
-
-    Subclasses implement :meth:`forward` (training; may be stochastic, e.g. random windows)
-    and may override :meth:`predict` (evaluation; deterministic, whole contig) and
-    :meth:`start_epoch`. ``learning_rate`` and ``weight_decay`` configure the teacher's Adam
-    optimiser (the paper: 1e-4 for a head on frozen embeddings).
-
-    During training the forward passes may run under bfloat16 autocast (``--kd-precision``):
-    logits may come back as bf16 (the trainer computes every loss in float32), and plain
-    ``nn.Dropout`` modules are swapped for :class:`taxometer_kd.fastops.Dropout` (same ``p``).
-    """
-
-    learning_rate: float = 1e-3
-    weight_decay: float = 1e-4
-    description: str = ""
-
-    def forward(self, indices: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    @torch.no_grad()
-    def predict(self, indices: torch.Tensor) -> torch.Tensor:
-        return self.forward(indices)
-
-    def start_epoch(self, epoch: int) -> None:
-        """Called before each training epoch (e.g. to draw new windows)."""
-
-    def training_outputs(self, indices: torch.Tensor, onehot: torch.Tensor, hier_loss) -> tuple[torch.Tensor, torch.Tensor]:
-        """(logits to distil from, the teacher's own loss) for one training batch.
-
-        ``hier_loss(logits, onehot, mask=None)`` is the run's hierarchical loss, a weighted
-        mean over the rows (weights ride on ``onehot``; ``mask`` optionally selects rows).
-        Given ``k x B x C`` logits and a ``k x B`` mask it returns the ``k`` means at once.
-
-        By default both come from :meth:`forward` on the whole batch; a teacher whose
-        distillation logits must not come from the parameters trained on the same labels
-        (see :class:`CrossFitHeadTeacher`) overrides this.
-        """
-        logits = self(indices)
-        return logits, hier_loss(logits, onehot)
-
-    def embeddings(self) -> Optional[np.ndarray]:
-        """Per-contig frozen features (n_contigs x d) if the teacher has them (Taxometer_G)."""
-        return None
+from taxometer_kd.teachers.base import TeacherModel, TeacherOutput
+from taxometer_kd.training import fastops
+from taxometer_kd.training.fastops import Dropout
 
 
 def mlp(n_in: int, hidden: Sequence[int], n_out: int, dropout: float = 0.2) -> nn.Sequential:
@@ -250,25 +184,13 @@ class CrossFitHeadTeacher(TeacherModel):
     def forward(self, indices: torch.Tensor) -> torch.Tensor:
         return self._own(self.heads(self.frozen.rows(indices)), indices)
 
-    def training_outputs(self, indices, onehot, hier_loss):
+    def training_step(self, indices: torch.Tensor) -> TeacherOutput:
         all_logits = self.heads(self.frozen.rows(indices))
         if self.folds == 1:
-            loss = hier_loss(all_logits[0], onehot)
-        else:  # head k learns from the contigs outside fold k (a 0/1 row mask: no host sync)
-            heads = torch.arange(self.folds, device=indices.device).unsqueeze(1)
-            loss = hier_loss(all_logits, onehot, (self.fold[indices] != heads).float()).mean()
-        return self._own(all_logits, indices), loss
+            return TeacherOutput(all_logits[0], all_logits[0])
+        # head k learns from the contigs outside fold k (a 0/1 row mask: no host sync)
+        heads = torch.arange(self.folds, device=indices.device).unsqueeze(1)
+        return TeacherOutput(self._own(all_logits, indices), all_logits, (self.fold[indices] != heads).float())
 
     def embeddings(self) -> Optional[np.ndarray]:
         return self.frozen.matrix.cpu().numpy()
-
-
-_ONEHOT_TABLE = np.full(256, 4, dtype=np.uint8)
-for _i, _c in enumerate(b"ACGT"):
-    _ONEHOT_TABLE[_c] = _i
-    _ONEHOT_TABLE[ord(chr(_c).lower())] = _i
-
-
-def encode_dna(seq: bytes) -> np.ndarray:
-    """DNA bytes -> uint8 codes A=0 C=1 G=2 T=3, anything else 4."""
-    return _ONEHOT_TABLE[np.frombuffer(bytes(seq), dtype=np.uint8)]

@@ -43,6 +43,8 @@ from typing import Any, Callable, Iterable, Optional, Sequence
 
 import numpy as np
 
+from taxometer_kd.io import atomic_write_bytes
+
 CACHE_FORMAT = 1
 _SHARD_COUNTER = itertools.count()
 _HASH_BYTES = 16  # blake2b-128, hex: 32 characters
@@ -65,21 +67,6 @@ def identity_key(identity: dict[str, Any]) -> str:
     """The directory name for an identity: 24 hex characters of its canonical JSON's sha256."""
     canon = json.dumps(identity, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canon.encode()).hexdigest()[:24]
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and :func:`os.replace`."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{time.monotonic_ns()}.tmp")
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():  # only when something above failed
-            tmp.unlink()
 
 
 def _atomic_write_json(path: Path, obj: Any) -> None:
@@ -296,6 +283,7 @@ class CachedFeatureBuilder:
     namespace: str = "features"
     shard_size: int = 4096
     shard_seconds: float = 300.0
+    round_bp: int = 1 << 30  # DNA held at once while embedding (1 Gbp)
 
     # -- to implement -------------------------------------------------------
     def identity(self, ctx) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -318,14 +306,25 @@ class CachedFeatureBuilder:
         identity, provenance = self.identity(ctx)
         return EmbeddingCache(ctx.cache_dir, self.namespace, identity, provenance)
 
+    def hashes(self, ctx) -> list[str]:
+        """The sequence hash of every contig of ``ctx``, in row order (one streamed pass)."""
+        out: list[str] = [""] * ctx.n_contigs
+        for i, seq in ctx.contigs:
+            out[i] = sequence_hash(seq)
+        return out
+
     def fill_cache(self, ctx, *, cache: Optional[EmbeddingCache] = None, shard_prefix: str = "r0",
                    hashes: Optional[Sequence[str]] = None) -> FillStats:
-        """Compute and store the vectors of ``ctx.sequences`` that the cache lacks."""
+        """Compute and store the vectors of ``ctx.contigs`` that the cache lacks.
+
+        The missing contigs are read in a second streamed pass and embedded in rounds of at
+        most :attr:`round_bp` bp, so memory holds one round's DNA, not the catalogue's.
+        """
         from loguru import logger
 
         start = time.monotonic()
         cache = cache if cache is not None else self.open_cache(ctx)
-        hashes = list(hashes) if hashes is not None else [sequence_hash(s) for s in ctx.sequences]
+        hashes = list(hashes) if hashes is not None else self.hashes(ctx)
         first: dict[str, int] = {}
         for i, h in enumerate(hashes):
             first.setdefault(h, i)
@@ -337,14 +336,17 @@ class CachedFeatureBuilder:
                 f"{self.namespace}: {stats.n_cached} of {len(first)} distinct contigs found in the "
                 f"embedding cache {cache.dir}; computing {len(todo)}"
             )
-            seqs = [ctx.sequences[first[h]] for h in todo]
             meta = {"key": cache.key, "prefix": shard_prefix, **self.shard_meta(ctx)}
+            rounds: list[dict[str, Any]] = []
             with cache.writer(shard_prefix, self.shard_size, self.shard_seconds, meta=meta) as writer:
+                for part in self._rounds(ctx, {first[h]: h for h in todo}):
+                    part_hashes = [h for h, _ in part]
 
-                def emit(i: int, vector: np.ndarray) -> None:
-                    writer.add(todo[i], vector)
+                    def emit(i: int, vector: np.ndarray, part_hashes: list[str] = part_hashes) -> None:
+                        writer.add(part_hashes[i], vector)
 
-                stats.extra = dict(self.compute(ctx, seqs, emit) or {})
+                    rounds.append(dict(self.compute(ctx, [seq for _, seq in part], emit) or {}))
+            stats.extra = rounds[0] if len(rounds) == 1 else {"rounds": rounds}
             stats.n_computed = writer.n_written
             if stats.n_computed != len(todo):
                 raise RuntimeError(
@@ -355,10 +357,26 @@ class CachedFeatureBuilder:
         stats.seconds = time.monotonic() - start
         return stats
 
+    def _rounds(self, ctx, wanted: dict[int, str]):
+        """``[(hash, DNA), ...]`` of the ``wanted`` rows, in rounds of about :attr:`round_bp` bp."""
+        part: list[tuple[str, bytes]] = []
+        size = 0
+        for i, seq in ctx.contigs:
+            h = wanted.get(i)
+            if h is None:
+                continue
+            part.append((h, seq))
+            size += len(seq)
+            if size >= self.round_bp:
+                yield part
+                part, size = [], 0
+        if part:
+            yield part
+
     def features(self, ctx, cache: Optional[EmbeddingCache] = None) -> np.ndarray:
-        """Fill the cache if needed, then return the (n_contigs, d) matrix in ``ctx`` order."""
+        """Fill the cache if needed, then return the (n_contigs, d) matrix in row order."""
         cache = cache if cache is not None else self.open_cache(ctx)
-        hashes = [sequence_hash(s) for s in ctx.sequences]
+        hashes = self.hashes(ctx)
         self.fill_cache(ctx, cache=cache, hashes=hashes)
         cache.write_index()
         return cache.get(hashes)

@@ -428,9 +428,58 @@ def test_cache_reuse_resume_and_keys(tmp_path, checkpoint, contigs, monkeypatch)
         return builder.open_cache(make_ctx(contigs, cache_dir, checkpoint=checkpoint, **o)).key
 
     base = key_of()
-    assert key_of(layer=2) == base and key_of(batch_tokens=100) == base and key_of(dtype="float32") == base
-    keys = {key_of(layer=1), key_of(layer=0), key_of(pooling="max"), key_of(max_tokens=32)}
-    assert len(keys) == 4 and base not in keys
+    assert key_of(layer=2) == base and key_of(batch_tokens=100) == base
+    # the precision: auto is float32 on the CPU (the same numbers, the same key); bfloat16 is not
+    assert key["identity"]["dtype"] == "float32" and key["identity"]["attention"] == "sdpa"
+    assert key_of(dtype="float32") == base
+    keys = {key_of(layer=1), key_of(layer=0), key_of(pooling="max"), key_of(max_tokens=32), key_of(dtype="bfloat16")}
+    assert len(keys) == 5 and base not in keys
+
+
+def test_attention_implementation_is_in_the_key(tmp_path, checkpoint, contigs, monkeypatch):
+    from taxometer_kd_plugins.genomeocean import builder as go_builder
+
+    builder = spec().build
+    ctx = make_ctx(contigs, tmp_path / "cache", checkpoint=checkpoint)
+    base = builder.open_cache(ctx).key
+    monkeypatch.setattr(go_builder, "resolve_attention", lambda device, dtype: "flash_attention_2")
+    assert builder.identity(ctx)[0]["attention"] == "flash_attention_2"
+    assert builder.open_cache(ctx).key != base
+
+
+def test_attention_and_dtype_are_resolved_as_load_would(monkeypatch):
+    """Without a GPU or flash-attn: what ``load`` would pick, decided without loading a model."""
+    import importlib.machinery
+    import types
+
+    from taxometer_kd_plugins.genomeocean import builder as go_builder
+
+    cuda, cpu = torch.device("cuda", 0), torch.device("cpu")
+    monkeypatch.setattr(go_builder, "_ATTENTION", {})
+    monkeypatch.setattr(transformers.utils, "is_flash_attn_2_available", lambda: True)
+    monkeypatch.setitem(sys.modules, "flash_attn", None)  # not installed
+    assert go.resolve_attention(cuda, torch.bfloat16) == "sdpa"
+    fake = types.ModuleType("flash_attn")
+    fake.__spec__ = importlib.machinery.ModuleSpec("flash_attn", None)
+    monkeypatch.setitem(sys.modules, "flash_attn", fake)  # installed and importable
+    monkeypatch.setattr(go_builder, "_ATTENTION", {})
+    assert go.resolve_attention(cuda, torch.bfloat16) == "flash_attention_2"
+    assert go.resolve_attention(cuda, torch.float32) == "sdpa"  # flash-attn needs half precision
+    assert go.resolve_attention(cpu, torch.bfloat16) == "sdpa"
+    monkeypatch.setattr(go_builder, "_ATTENTION", {})
+    monkeypatch.setattr(transformers.utils, "is_flash_attn_2_available", lambda: False)  # e.g. too old
+    assert go.resolve_attention(cuda, torch.bfloat16) == "sdpa"
+
+    # dtype auto: bfloat16 only where the GPU has it natively (V100/T4 emulate it)
+    def gpu(native):
+        return lambda including_emulation=True: native or including_emulation
+
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", gpu(False))
+    assert go.resolve_torch_dtype("auto", cuda) == torch.float32
+    assert go.resolve_torch_dtype("bfloat16", cuda) == torch.bfloat16
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", gpu(True))
+    assert go.resolve_torch_dtype("auto", cuda) == torch.bfloat16
+    assert go.resolve_torch_dtype("auto", cpu) == go.resolve_torch_dtype("float32", cuda) == torch.float32
 
 
 KILLABLE = """

@@ -26,7 +26,8 @@ from TaxDistill, which both truncate the sequence, to 1024 and 512 tokens):
 
 The vectors are stored in the embedding cache (:mod:`taxometer_kd.cache`) under
 a key made of the checkpoint's content fingerprint (config.json, tokenizer files and the
-safetensors headers plus sampled weight blocks), the layer, pooling, window size and the
+safetensors headers plus sampled weight blocks), the layer, pooling, window size, the
+model's precision (dtype), the attention implementation (sdpa / flash_attention_2) and the
 algorithm version; lookups are by contig sequence hash.
 
 Modules: :mod:`.catalog` (the sizes and the options), :mod:`.checkpoint` (finding and
@@ -39,7 +40,15 @@ from __future__ import annotations
 
 from taxometer_kd import TeacherSpec, hookimpl
 
-from .builder import ALGORITHM, EmbedSettings, GenomeOceanBuilder, _quiet_transformers, resolve_torch_dtype
+from .builder import (
+    ALGORITHM,
+    EmbedSettings,
+    GenomeOceanBuilder,
+    _quiet_transformers,
+    dtype_name,
+    resolve_attention,
+    resolve_torch_dtype,
+)
 from .catalog import INSTALL_HINT, MODELS, GenomeOceanModel, _import_transformers, teacher_options
 from .checkpoint import (
     HUB_PATTERNS,
@@ -55,7 +64,7 @@ from .checkpoint import (
 from .windows import WindowEmbedder, plan_batches, split_windows
 
 __all__ = [
-    "ALGORITHM", "EmbedSettings", "GenomeOceanBuilder", "resolve_torch_dtype",
+    "ALGORITHM", "EmbedSettings", "GenomeOceanBuilder", "dtype_name", "resolve_attention", "resolve_torch_dtype",
     "INSTALL_HINT", "MODELS", "GenomeOceanModel", "teacher_options",
     "HUB_PATTERNS", "TOKENIZER_FILES", "CheckpointError", "ResolvedCheckpoint", "checkpoint_fingerprint",
     "checkpoint_problems", "hf_hub_cache_dir", "hf_offline", "resolve_checkpoint",

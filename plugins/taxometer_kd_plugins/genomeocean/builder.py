@@ -42,6 +42,8 @@ def _quiet_transformers():
 
 
 def resolve_torch_dtype(name: str, device) -> Any:
+    """The model's torch dtype for the ``dtype`` option: ``auto`` is bfloat16 on a CUDA GPU with
+    native bf16 (Ampere and newer; V100 and T4 only emulate it, slowly), else float32."""
     import torch
 
     if name == "float32":
@@ -49,11 +51,49 @@ def resolve_torch_dtype(name: str, device) -> Any:
     if name == "bfloat16":
         return torch.bfloat16
     if getattr(device, "type", str(device)) == "cuda":
-        if torch.cuda.is_bf16_supported():
+        if torch.cuda.is_bf16_supported(including_emulation=False):
             return torch.bfloat16
         return torch.float32
     return torch.float32
 
+
+def dtype_name(dtype) -> str:
+    return str(dtype).replace("torch.", "")
+
+
+_ATTENTION: dict[tuple[str, str], str] = {}
+
+
+def resolve_attention(device, dtype) -> str:
+    """The attention implementation :meth:`GenomeOceanBuilder.load` uses, without loading the model.
+
+    ``flash_attention_2`` on CUDA in bfloat16/float16 where flash-attn is installed, accepted
+    by transformers and importable (its CUDA extension loads); ``sdpa`` otherwise. It is part
+    of the cache key (the two give slightly different numbers), so ``load`` uses exactly
+    this choice and never switches silently.
+    """
+    import torch
+
+    kind = getattr(device, "type", str(device))
+    if kind != "cuda" or dtype not in (torch.bfloat16, torch.float16):
+        return "sdpa"
+    memo = (kind, dtype_name(dtype))
+    if memo not in _ATTENTION:
+        choice = "sdpa"
+        if importlib.util.find_spec("flash_attn") is not None:
+            try:
+                from transformers.utils import is_flash_attn_2_available
+
+                if is_flash_attn_2_available():
+                    importlib.import_module("flash_attn")  # a build for another torch fails here
+                    choice = "flash_attention_2"
+            except Exception as exc:  # ImportError, OSError (undefined symbol), ...
+                from loguru import logger
+
+                logger.warning(f"genomeocean: flash-attn is installed but unusable ({type(exc).__name__}: "
+                               f"{exc}); using sdpa")
+        _ATTENTION[memo] = choice
+    return _ATTENTION[memo]
 
 
 @dataclass(frozen=True)
@@ -121,6 +161,9 @@ class GenomeOceanBuilder(CachedFeatureBuilder):
 
     def identity(self, ctx):
         s = self.settings(ctx)
+        # The precision and the attention kernel change the vectors (slightly), so they are
+        # part of the key; the device and the batch size do not (beyond rounding).
+        dtype = resolve_torch_dtype(ctx.options.get("dtype", "auto"), ctx.device)
         identity = {
             "algorithm": ALGORITHM,
             "weights": s.fingerprint,
@@ -128,6 +171,8 @@ class GenomeOceanBuilder(CachedFeatureBuilder):
             "n_layers": s.n_layers,
             "pooling": s.pooling,
             "max_tokens": s.context,
+            "dtype": dtype_name(dtype),
+            "attention": resolve_attention(ctx.device, dtype),
         }
         c = s.checkpoint
         provenance = {"teacher": self.model.name, "source": c.source, "directory": str(c.directory),
@@ -137,7 +182,7 @@ class GenomeOceanBuilder(CachedFeatureBuilder):
     def shard_meta(self, ctx) -> dict[str, Any]:
         device = getattr(ctx.device, "type", str(ctx.device))
         dtype = resolve_torch_dtype(ctx.options.get("dtype", "auto"), ctx.device)
-        return {"teacher": self.model.name, "device": device, "dtype": str(dtype).replace("torch.", "")}
+        return {"teacher": self.model.name, "device": device, "dtype": dtype_name(dtype)}
 
     # -- loading -----------------------------------------------------------------
     def load(self, ctx, settings: EmbedSettings):
@@ -150,11 +195,8 @@ class GenomeOceanBuilder(CachedFeatureBuilder):
         device = torch.device(ctx.device)
         dtype = resolve_torch_dtype(ctx.options.get("dtype", "auto"), device)
         if device.type == "cuda" and ctx.options.get("dtype", "auto") == "auto" and dtype == torch.float32:
-            logger.warning(f"{self.model.name}: this GPU has no bfloat16; running in float32")
-        attn = "sdpa"
-        if (device.type == "cuda" and dtype in (torch.bfloat16, torch.float16)
-                and importlib.util.find_spec("flash_attn") is not None):
-            attn = "flash_attention_2"
+            logger.warning(f"{self.model.name}: this GPU has no native bfloat16; running in float32")
+        attn = resolve_attention(device, dtype)
         # The checkpoints are MistralForCausalLM; AutoModel loads the base model without the
         # LM head, from safetensors only, with the stock Mistral code (never the repo's own).
         kwargs = dict(dtype=dtype, use_safetensors=True, local_files_only=True, trust_remote_code=False)
@@ -165,9 +207,12 @@ class GenomeOceanBuilder(CachedFeatureBuilder):
             except (ImportError, ValueError) as exc:
                 if attn == "sdpa":
                     raise
-                logger.warning(f"{self.model.name}: flash_attention_2 unavailable ({exc}); using sdpa")
-                attn = "sdpa"
-                model = transformers.AutoModel.from_pretrained(d, attn_implementation=attn, **kwargs)
+                # Not a silent switch to sdpa: the cache key says flash_attention_2.
+                raise RuntimeError(
+                    f"{self.model.name}: flash-attn is installed but transformers could not load the "
+                    f"model with flash_attention_2 ({exc}). Reinstall flash-attn for this torch, or "
+                    "uninstall it (pip uninstall flash-attn) to run with sdpa"
+                ) from None
         model.requires_grad_(False)
         model.eval().to(device)
         vocab = model.get_input_embeddings().weight.shape[0]
@@ -177,7 +222,7 @@ class GenomeOceanBuilder(CachedFeatureBuilder):
             )
         logger.info(
             f"{self.model.name}: loaded {settings.checkpoint.describe()} on {device} "
-            f"({str(dtype).replace('torch.', '')}, attention {attn}, {settings.n_layers} blocks, "
+            f"({dtype_name(dtype)}, attention {attn}, {settings.n_layers} blocks, "
             f"hidden {model.config.hidden_size}, layer {settings.layer}, {settings.pooling} pooling, "
             f"{settings.context}-token windows)"
         )
@@ -250,7 +295,7 @@ class GenomeOceanBuilder(CachedFeatureBuilder):
                 embedder.embed(ids, lambda j, v, idx=idx: emit(int(idx[j]), v), progress)
         progress.maybe_log(final=True)
         elapsed = time.monotonic() - start
-        stats = dict(embedder.stats, seconds=elapsed, dtype=str(dtype).replace("torch.", ""),
+        stats = dict(embedder.stats, seconds=elapsed, dtype=dtype_name(dtype),
                      tokens_per_s=embedder.stats["tokens"] / max(elapsed, 1e-9))
         self.last_stats = stats
         del embedder, model

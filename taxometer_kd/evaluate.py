@@ -14,6 +14,10 @@ Truth files are TSV with a header and columns ``contig``, ``genome_id``, ``lengt
 ``reference_status``, ``lineage`` (the format of ``../shared/data/mock64/truth.tsv`` and of
 the synthetic data sets); lineages are ``;``-separated, domain first, prefixed names
 (``s_``/``s__`` for species, ``g_`` for genus, ...) or else positional over d,p,c,o,f,g,s.
+
+The command also reports how well the scores are calibrated (:mod:`taxometer_kd.calibration`):
+per method and rank, the expected calibration error and the precision among the contigs whose
+score is at least each cut; ``--reliability-out FILE.tsv`` writes the reliability diagrams.
 """
 
 from __future__ import annotations
@@ -177,31 +181,58 @@ def pr_curve(labels: Labels, truth: Truth, rank: str = "species", thresholds=Non
     return [{"threshold": t, **summarise(codes_at(codes, gates, t))} for t in thresholds]
 
 
+def _num(x: Optional[float]) -> str:
+    return "-" if x is None else f"{x:.3f}"
+
+
 def main(argv: Optional[list[str]] = None) -> int:
+    from taxometer_kd import calibration
+
     p = argparse.ArgumentParser(prog="python -m taxometer_kd.evaluate", description=__doc__.split("\n\n")[0])
     p.add_argument("--truth", required=True, type=Path)
-    p.add_argument("--thresholds", default="0.5,0.8,0.95")
+    p.add_argument("--thresholds", default="0.5,0.8,0.95", help="score cuts [0.5,0.8,0.95]")
+    p.add_argument("--reliability-out", type=Path, metavar="FILE.tsv",
+                   help="write the reliability diagrams (per method, rank and score bin) to this TSV")
     p.add_argument("results", nargs="+", help="NAME=PATH of a label file (taxonomy or Taxometer results)")
     args = p.parse_args(argv)
     truth = load_truth(args.truth)
     thresholds = [float(t) for t in args.thresholds.split(",")]
-    rows = []
+    rows, calib = [], []
     for item in args.results:
         name, sep, path = item.rpartition("=")
         if not sep:
             name, path = Path(item).stem, item
         labels = load_labels(Path(path))
+        has_scores = any(v is not None for v in labels.scores.values())
         for rank in ("species", "genus"):
-            for t in thresholds if any(v is not None for v in labels.scores.values()) else [None]:
-                s = score(labels, truth, rank, 0.5 if t is None else t)
+            codes, gates = outcome_gates(labels, truth, rank)
+            for t in thresholds if has_scores else [None]:
+                s = summarise(codes_at(codes, gates, 0.5 if t is None else t))
                 rows.append((name, rank, "-" if t is None else f"{t:g}", s))
-    print(f"| method | rank | cut | correct | wrong | no label | precision | recall | F1 |")
+            if has_scores:
+                calib.append((name, rank, calibration.calibration(codes, gates, thresholds)))
+    print("| method | rank | cut | correct | wrong | no label | precision | recall | F1 |")
     print("|---|---|---|---|---|---|---|---|---|")
     for name, rank, t, s in rows:
         print(
             f"| {name} | {rank} | {t} | {s['correct']} | {s['wrong']} | {s['no_label']} | "
             f"{s['precision']:.3f} | {s['recall']:.3f} | {s['f1']:.3f} |"
         )
+    if calib:
+        # calibration: is the precision among the contigs with score >= s at least s?
+        print()
+        print("| method | rank | scored | ECE | " + " | ".join(f"precision at >= {t:g} (n)" for t in thresholds) + " |")
+        print("|---|---|---|---|" + "---|" * len(thresholds))
+        for name, rank, c in calib:
+            cells = [f"{_num(c['ece'])}"] + [f"{_num(x['precision'])} ({x['n']})" for x in c["cuts"]]
+            print(f"| {name} | {rank} | {c['n']} | " + " | ".join(cells) + " |")
+    if args.reliability_out:
+        with open(args.reliability_out, "w") as fh:
+            fh.write("method\trank\tbin_low\tbin_high\tn\tcorrect\tshare_correct\tmean_score\n")
+            for name, rank, c in calib:
+                for b in c["bins"]:
+                    share, mean = (f"{b[k]:.6g}" if b[k] is not None else "" for k in ("share_correct", "mean_score"))
+                    fh.write(f"{name}\t{rank}\t{b['low']:g}\t{b['high']:g}\t{b['n']}\t{b['correct']}\t{share}\t{mean}\n")
     return 0
 
 

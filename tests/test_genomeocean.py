@@ -232,6 +232,67 @@ def test_hub_cache_is_used_offline_and_honours_hf_home(tmp_path, checkpoint):
     assert got.repo_id == "DOEJGI/GenomeOcean-100M" and got.directory == snap.resolve()
 
 
+def preflight(name="genomeocean-100m", **options):
+    s = spec(name)
+    return s.preflight(s.validate_options({k.replace("_", "-"): str(v) for k, v in options.items()}))
+
+
+def test_preflight_without_network_names_the_hub_id_and_cache(tmp_path):
+    # the autouse fixture: HF_HUB_OFFLINE=1 and an empty HF_HOME under tmp_path
+    with pytest.raises(go.CheckpointError) as err:
+        preflight("go-500m")
+    assert isinstance(err.value, RuntimeError)  # what vamb taxometer's pre-flight reports
+    msg = str(err.value)
+    assert "teacher genomeocean-500m" in msg and "pGenomeOcean/GenomeOcean-500M is not available" in msg
+    assert "HF_HUB_OFFLINE=1" in msg and str(tmp_path / "hf-home" / "hub") in msg
+    assert "huggingface-cli download pGenomeOcean/GenomeOcean-500M" in msg
+
+
+def test_preflight_on_bad_paths(tmp_path, checkpoint):
+    with pytest.raises(go.CheckpointError, match=r"path=/nonexistent/GO-100M: no such directory"):
+        preflight(path="/nonexistent/GO-100M")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(go.CheckpointError) as err:
+        preflight(path=empty)
+    msg = str(err.value)
+    assert f"{empty} is not a usable checkpoint" in msg and "config.json is missing" in msg
+    assert "no *.safetensors weight file" in msg and "tokenizer.json" in msg and "--teacher-option path=" in msg
+    pickles = tmp_path / "bin-only"
+    pickles.mkdir()
+    for name in ("config.json", "tokenizer.json", "tokenizer_config.json"):
+        shutil.copy(checkpoint / name, pickles / name)
+    (pickles / "pytorch_model.bin").write_bytes(b"not really a pickle")
+    with pytest.raises(go.CheckpointError, match=r"only PyTorch pickle weights \(pytorch_model\.bin\).*safetensors only"):
+        preflight(path=pickles)
+
+
+def test_preflight_passes_without_loading_the_model(tmp_path, checkpoint, monkeypatch):
+    builder = spec().build
+    monkeypatch.setattr(builder, "load", lambda *a: pytest.fail("the model was loaded"))
+    monkeypatch.setattr(transformers.AutoModel, "from_pretrained", lambda *a, **k: pytest.fail("the model was loaded"))
+    assert preflight(path=checkpoint) is None
+    with pytest.raises(ValueError, match="layer=5 is out of range"):
+        preflight(path=checkpoint, layer=5)
+    monkeypatch.setitem(sys.modules, "transformers", None)
+    with pytest.raises(ImportError, match=r"pip install 'taxometer-kd\[genomeocean\]'"):
+        preflight(path=checkpoint)
+
+
+def test_vamb_taxometer_options_run_the_preflight():
+    """``vamb taxometer --teacher go-100m --teacher-option path=...`` fails on the options,
+    before Vamb reads any input, with the checkpoint's message as one KDError line."""
+    import argparse
+
+    from taxometer_kd.errors import KDError
+    from taxometer_kd.options import FLAGS, KDOptions
+
+    args = argparse.Namespace(**{f.dest: None for f in FLAGS})
+    args.kd_teacher, args.kd_teacher_options = "go-100m", ["path=/nonexistent/GO-100M"]
+    with pytest.raises(KDError, match="path=/nonexistent/GO-100M: no such directory"):
+        KDOptions.from_args(args)
+
+
 def test_fingerprint_is_content_based(tmp_path, checkpoint):
     copy = tmp_path / "copy"
     shutil.copytree(checkpoint, copy)

@@ -75,13 +75,15 @@ __all__ = [
 @hookimpl
 def register_teachers(register):
     for m in MODELS.values():
+        builder = GenomeOceanBuilder(m)
         register(
             TeacherSpec(
                 name=m.name,
                 description=f"{m.description}: MLP head over frozen whole-contig embeddings (needs {m.repo_id})",
-                build=GenomeOceanBuilder(m),
+                build=builder,
                 options=teacher_options(m),
                 needs_download=True,
+                preflight=builder.preflight,
             ),
             aliases=m.aliases,
         )

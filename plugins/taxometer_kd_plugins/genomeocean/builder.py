@@ -10,6 +10,7 @@ import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
@@ -136,8 +137,14 @@ class GenomeOceanBuilder(CachedFeatureBuilder):
             self.model.repo_id, path=o.get("path"), revision=o.get("revision"),
             alternatives=(self.model.legacy_repo_id,), teacher=self.model.name,
         )
-        config = json.loads((ckpt.directory / "config.json").read_text())
-        n_layers = int(config["num_hidden_layers"])
+        try:
+            config = json.loads((ckpt.directory / "config.json").read_text())
+            n_layers = int(config["num_hidden_layers"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise CheckpointError(
+                f"teacher {self.model.name}: {ckpt.directory / 'config.json'} is not a model config "
+                f"with num_hidden_layers ({type(exc).__name__}: {exc})"
+            ) from None
         layer = int(o.get("layer", -1))
         if not -(n_layers + 1) <= layer <= n_layers:
             raise ValueError(
@@ -158,6 +165,18 @@ class GenomeOceanBuilder(CachedFeatureBuilder):
                           o.get("pooling", "mean"), int(context))
         self._settings[key] = s
         return s
+
+    def preflight(self, options: dict[str, Any]) -> None:
+        """``TeacherSpec.preflight``: before Vamb reads any input, check that transformers and
+        tokenizers import and that the checkpoint resolves (a path, or the Hugging Face cache,
+        downloading it when online) and fits the options (``layer``), without loading the model.
+
+        Raises ``ImportError`` (with the install hint), :class:`CheckpointError` (a
+        ``RuntimeError``: what is missing and how to supply it) or ``ValueError``. The
+        resolution is kept for the run.
+        """
+        _import_transformers()
+        self.settings(SimpleNamespace(options=options))
 
     def identity(self, ctx):
         s = self.settings(ctx)

@@ -15,7 +15,11 @@ from .catalog import INSTALL_HINT
 
 
 class CheckpointError(RuntimeError):
-    """A GenomeOcean checkpoint is missing, incomplete or not in safetensors format."""
+    """A GenomeOcean checkpoint is missing, incomplete or not in safetensors format.
+
+    A ``RuntimeError``, which is what ``TeacherSpec.preflight``'s caller (``vamb taxometer``)
+    and ``taxometer-kd embed`` report as a one-line error.
+    """
 
 
 HUB_PATTERNS = [

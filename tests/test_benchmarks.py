@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks import metrics, report, run  # noqa: E402
+from benchmarks import execute, figures, metrics, plan  # noqa: E402
 from taxometer_kd import evaluate  # noqa: E402
 
 from conftest import run_cmd  # noqa: E402
@@ -160,7 +160,7 @@ def test_transition_matrix_counts(files):
 
 def test_sankey_layout_tiles_every_node():
     m = [[1, 0, 1], [1, 0, 1], [0, 2, 0]]
-    lay = report.sankey_layout(m, gap=0.02)
+    lay = figures.sankey_layout(m, gap=0.02)
     # 6 contigs share 1 - 2 x 0.02 = 0.96 of the height: 0.16 each; nodes of 2 are 0.32 high, 0.02 apart
     assert np.allclose(lay["left"], [(0.68, 1.0), (0.34, 0.66), (0.0, 0.32)])
     assert np.allclose(lay["right"], lay["left"])
@@ -175,7 +175,7 @@ def test_sankey_layout_tiles_every_node():
             assert spans[0][0] == pytest.approx(y0) and spans[-1][1] == pytest.approx(y1)
             assert all(a[1] == pytest.approx(b[0]) for a, b in zip(spans, spans[1:]))
     with pytest.raises(ValueError):
-        report.sankey_layout([[1, 2], [3, 4]])
+        figures.sankey_layout([[1, 2], [3, 4]])
 
 
 def test_aggregate_mean_sd_min_max():
@@ -216,17 +216,17 @@ STOCK_LOG = """2026-01-01 10:00:00.000 | INFO    | 	Processed TNF in 2.0 seconds
 
 def test_parse_log_timings():
     # load = TNF 1.5 + abundance 0.5 + DNA 0.25; prediction = 10:01:07.250 - 10:01:00.000
-    assert run.parse_log_timings(KD_LOG) == {
+    assert execute.parse_log_timings(KD_LOG) == {
         "load_s": 2.25, "teacher_s": 3.75, "training_s": 58.0, "prediction_s": 7.25, "vamb_s": 67.3,
     }
-    assert run.parse_log_timings(STOCK_LOG) == {
+    assert execute.parse_log_timings(STOCK_LOG) == {
         "load_s": 3.0, "teacher_s": None, "training_s": 55.5, "prediction_s": 2.0, "vamb_s": None,
     }
-    assert set(run.parse_log_timings("").values()) == {None}
+    assert set(execute.parse_log_timings("").values()) == {None}
 
 
 def test_plan_runs_and_ablation_sweep():
-    methods, runs = run.plan(["mm", "k2"], ["cnn", "other"], [1, 2], True, [0.3, 0.5, 0.8], [1, 2, 4, 6], "mm", 0.3, 4.0)
+    methods, runs = plan.make_plan(["mm", "k2"], ["cnn", "other"], [1, 2], True, [0.3, 0.5, 0.8], [1, 2, 4, 6], "mm", 0.3, 4.0)
     keys = [m.key for m in methods]
     assert keys[:8] == ["initial", "stock", "kd:cnn", "teacher:cnn", "kdG:cnn", "kd:other", "teacher:other", "kdG:other"]
     # one factor at a time around alpha 0.3, T 4, main teacher only
@@ -239,15 +239,15 @@ def test_plan_runs_and_ablation_sweep():
 
 
 def test_default_ablation_labeller_is_mmseqs2_where_present():
-    assert run.default_ablation_labeller(["centrifuge", "kraken2", "mmseqs2"]) == "mmseqs2"
-    assert run.default_ablation_labeller(["kraken2", "centrifuge"]) == "kraken2"
+    assert plan.default_ablation_labeller(["centrifuge", "kraken2", "mmseqs2"]) == "mmseqs2"
+    assert plan.default_ablation_labeller(["kraken2", "centrifuge"]) == "kraken2"
 
 
 def _fake_dataset(tmp_path):
     (tmp_path / "labels").mkdir()
     for f in ("contigs.fna", "abundance.tsv", "truth.tsv", "labels/mm.tsv"):
         (tmp_path / f).write_text("")
-    return run.Dataset("fake", "fake", tmp_path / "contigs.fna", tmp_path / "abundance.tsv", tmp_path / "truth.tsv",
+    return plan.Dataset("fake", "fake", tmp_path / "contigs.fna", tmp_path / "abundance.tsv", tmp_path / "truth.tsv",
                        {"mm": tmp_path / "labels" / "mm.tsv"})
 
 
@@ -259,34 +259,34 @@ def test_failed_and_not_applicable_runs_are_recorded(tmp_path, monkeypatch):
         "stock": "import sys; sys.stderr.write('boom\\n'); sys.exit(3)",
         "kdG": "import sys; sys.stderr.write('2026 | ERROR   | needs embeddings; x has none\\n'); sys.exit(2)",
     }
-    monkeypatch.setattr(run, "build_command", lambda spec, *a: ([sys.executable, "-c", script[spec.kind]], {}))
-    stock = run.RunSpec("mm", "stock", 1, "stock", (("stock", "results_taxometer.tsv"),))
-    rec = run.execute(stock, ds, cfg, work, {})
+    monkeypatch.setattr(plan, "build_command", lambda spec, *a: ([sys.executable, "-c", script[spec.kind]], {}))
+    stock = plan.RunSpec("mm", "stock", 1, "stock", (("stock", "results_taxometer.tsv"),))
+    rec = execute.execute(stock, ds, cfg, work, {})
     assert rec["status"] == "failed" and rec["returncode"] == 3
     assert "exit status 3" in rec["error"] and "boom" in rec["error"]
     assert json.loads((stock.directory(work) / "run.json").read_text())["status"] == "failed"
     na: dict = {}
-    g1 = run.RunSpec("mm", "kdG-x", 1, "kdG", (("kdG:x", "results_taxometer.tsv"),), "x", 1.0)
-    rec = run.execute(g1, ds, cfg, work, na)
+    g1 = plan.RunSpec("mm", "kdG-x", 1, "kdG", (("kdG:x", "results_taxometer.tsv"),), "x", 1.0)
+    rec = execute.execute(g1, ds, cfg, work, na)
     assert rec["status"] == "not_applicable" and "has none" in na["x"]
-    g2 = run.RunSpec("mm", "kdG-x", 2, "kdG", (("kdG:x", "results_taxometer.tsv"),), "x", 1.0)
-    rec = run.execute(g2, ds, cfg, work, na)  # not run again: the teacher is known to have no embeddings
+    g2 = plan.RunSpec("mm", "kdG-x", 2, "kdG", (("kdG:x", "results_taxometer.tsv"),), "x", 1.0)
+    rec = execute.execute(g2, ds, cfg, work, na)  # not run again: the teacher is known to have no embeddings
     assert rec["status"] == "not_applicable" and not (g2.directory(work) / "stderr.txt").exists()
     # a later invocation (normal or --report-only) knows it from the work dir, for every labeller and seed
-    g3 = run.RunSpec("other", "kdG-x", 3, "kdG", (("kdG:x", "results_taxometer.tsv"),), "x", 1.0)
-    kmer_g = run.RunSpec("mm", "kdG-y", 1, "kdG", (("kdG:y", "results_taxometer.tsv"),), "y", 1.0)
-    known = run.known_not_applicable([kmer_g, g3, g1], work)
+    g3 = plan.RunSpec("other", "kdG-x", 3, "kdG", (("kdG:x", "results_taxometer.tsv"),), "x", 1.0)
+    kmer_g = plan.RunSpec("mm", "kdG-y", 1, "kdG", (("kdG:y", "results_taxometer.tsv"),), "y", 1.0)
+    known = execute.known_not_applicable([kmer_g, g3, g1], work)
     assert set(known) == {"x"} and "has none" in known["x"]
-    assert run.not_run_record(g3, work, known)["status"] == "not_applicable"
-    assert run.not_run_record(kmer_g, work, known)["status"] == "not_run"
-    assert run.run_state(g3, work, known) == "not applicable" and run.run_state(kmer_g, work, known) == "to run"
+    assert execute.not_run_record(g3, work, known)["status"] == "not_applicable"
+    assert execute.not_run_record(kmer_g, work, known)["status"] == "not_run"
+    assert execute.run_state(g3, work, known) == "not applicable" and execute.run_state(kmer_g, work, known) == "to run"
     assert not g3.directory(work).exists()
     # a run whose result exists is skipped; an earlier failed attempt is set aside and rerun
     out = stock.directory(work) / "out"
     out.mkdir(parents=True)
     (out / "results_taxometer.tsv").write_text("contigs\tpredictions\tscores\n")
-    assert run.execute(stock, ds, cfg, work, {})["reused"] is True
-    assert run.run_state(stock, work, known) == "done"
+    assert execute.execute(stock, ds, cfg, work, {})["reused"] is True
+    assert execute.run_state(stock, work, known) == "done"
 
 
 def test_quick_mode_smoke(tmp_path):

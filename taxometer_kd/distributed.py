@@ -56,14 +56,21 @@ def init_distributed(cuda: bool) -> DistInfo:
     return DistInfo(rank=dist.get_rank(), world=dist.get_world_size(), local_rank=local, backend=backend)
 
 
-def all_ok(info: DistInfo, ok: bool) -> bool:
-    """A barrier that also tells every rank whether all ranks succeeded."""
+def failed_ranks(info: DistInfo, ok: bool) -> list[int]:
+    """A barrier that carries each rank's status: the ranks that failed (every rank gets the
+    same list; empty when all succeeded). Every rank must call it, failed or not."""
     if not info.active:
-        return ok
+        return [] if ok else [info.rank]
     import torch
     import torch.distributed as dist
 
     device = torch.device("cuda", info.local_rank) if info.backend == "nccl" else torch.device("cpu")
-    flag = torch.tensor([0 if ok else 1], dtype=torch.int64, device=device)
-    dist.all_reduce(flag)
-    return int(flag.item()) == 0
+    flags = torch.zeros(info.world, dtype=torch.int64, device=device)
+    flags[info.rank] = 0 if ok else 1
+    dist.all_reduce(flags)
+    return [int(r) for r in torch.nonzero(flags.cpu()).flatten()]
+
+
+def all_ok(info: DistInfo, ok: bool) -> bool:
+    """A barrier that also tells every rank whether all ranks succeeded."""
+    return not failed_ranks(info, ok)

@@ -655,12 +655,15 @@ def load_cached(out: Path, checkpoint: Path, seqs) -> np.ndarray:
 def test_embed_cli_fills_the_cache(tmp_path, checkpoint, contigs, monkeypatch):
     from taxometer_kd import embed
 
-    fasta = write_fasta(tmp_path / "contigs.fna", contigs)
+    fasta = write_fasta(tmp_path / "contigs.fna", contigs + [contigs[2].lower()])  # one twice
     out = tmp_path / "emb"
     argv = ["--teacher", "go-100m", "--teacher-option", f"path={checkpoint}", "--fasta", str(fasta),
             "--out", str(out), "--min-length", "50"]
+    # the FASTA is streamed, never read whole
+    monkeypatch.setattr("taxometer_kd.io.read_fasta", lambda *a: pytest.fail("the whole FASTA was read"))
     summary = embed.run_embed(embed.build_parser().parse_args(argv))
-    assert summary["contigs"] == len(contigs) and summary["computed"] == len(contigs)
+    assert summary["contigs"] == len(contigs) + 1 and summary["distinct"] == len(contigs)
+    assert summary["computed"] == len(contigs)
     assert summary["cached_before"] == 0
     again = embed.run_embed(embed.build_parser().parse_args(argv))
     assert again["computed"] == 0 and again["cached_before"] == len(contigs)
@@ -676,6 +679,20 @@ def test_embed_cli_fills_the_cache(tmp_path, checkpoint, contigs, monkeypatch):
     assert embed.main(argv) == 0
     assert embed.main(["--teacher", "no-such-teacher", "--fasta", str(fasta), "--out", str(out)]) == 1
     assert embed.main(argv + ["--teacher-option", "pooling=cls"]) == 1
+
+
+def test_embed_streams_only_its_rows(tmp_path, contigs):
+    from taxometer_kd.embed import _FastaRows
+    from taxometer_kd.errors import KDError
+
+    fasta = write_fasta(tmp_path / "contigs.fna", contigs)
+    wanted = {5: 0, 1: 1, 3: 2}  # record number -> row of this process's share
+    names = [f"contig_{k}" for k in wanted]
+    rows = _FastaRows(fasta, 50, wanted, names, [len(contigs[k]) for k in wanted])
+    assert len(rows) == 3 and sorted(rows) == [(0, contigs[5].upper()), (1, contigs[1]), (2, contigs[3])]
+    write_fasta(fasta, contigs[:4])  # the file changed between the two passes
+    with pytest.raises(KDError, match="changed while it was being read"):
+        list(rows)
 
 
 def test_split_by_size_balances():
@@ -716,6 +733,50 @@ def test_two_process_gloo_equals_single_process(tmp_path, checkpoint, contigs):
     assert any(s.startswith("rank000") for s in shards) and any(s.startswith("rank001") for s in shards)
     index = json.loads((cache.dir / "index.json").read_text())
     assert index["n_vectors"] == len(contigs) and len(index["shards"]) == len(shards)
+
+
+FAILING_RANK = """
+import os, sys
+from taxometer_kd import embed, registry
+builder = registry.get_teacher("go-100m").build
+where = os.environ["FAIL_AT"]
+if os.environ["RANK"] == os.environ["FAIL_RANK"]:
+    def fail(*args, **kwargs):
+        raise RuntimeError(f"injected failure in {where}")
+    setattr(builder, where, fail)
+sys.exit(embed.main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("rank,where", [("0", "open_cache"), ("1", "compute")])
+def test_a_failing_rank_ends_a_torchrun_job(tmp_path, checkpoint, contigs, rank, where):
+    """Rank 0 failing before the first barrier (resolving the checkpoint, opening the cache),
+    or rank 1 failing while the other embeds: both processes stop within seconds, with the
+    error on the failing rank and, on the other, which rank failed."""
+    import time
+
+    fasta = write_fasta(tmp_path / "contigs.fna", contigs)
+    script = tmp_path / "failing_rank.py"
+    script.write_text(FAILING_RANK)
+    out = tmp_path / "emb"
+    env = dict(os.environ, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1", TAXOMETER_KD_DIST_TIMEOUT_HOURS="0.03",
+               FAIL_RANK=rank, FAIL_AT=where)
+    env.pop("TAXOMETER_KD_DISABLE", None)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", str(script),
+           "--teacher", "go-100m", "--teacher-option", f"path={checkpoint}", "--fasta", str(fasta),
+           "--out", str(out), "--min-length", "50"]
+    start = time.monotonic()
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    elapsed = time.monotonic() - start
+    log = proc.stdout[-4000:] + proc.stderr[-6000:]
+    assert proc.returncode != 0, log
+    assert elapsed < 60, f"{elapsed:.0f} s: the ranks waited for the timeout\n{log}"
+    other = 1 - int(rank)
+    assert re.search(rf"\[rank {rank}/2\] injected failure in {where}", proc.stderr), log
+    assert re.search(rf"\[rank {other}/2\] embed: rank {rank} failed while", proc.stderr), log
+    ranks_log = proc.stderr.split("exitcode")[0]  # what the ranks wrote, before torchrun's own report
+    assert "Traceback" not in ranks_log, log  # one ERROR line per rank
+    assert not (out / "genomeocean").exists() or not list(out.rglob("index.json"))
 
 
 # ---------------------------------------------------------------------------- the teacher

@@ -22,7 +22,9 @@ The contigs are ``DIR/contigs.fna[.gz]``, else built once with ``DIR/build_conti
 ``benchmarks/work/fasta/`` (the file ``benchmarks.run`` uses). Resumable: a finished step
 (its ``.done`` marker) is not rerun, so a tool whose output exists is skipped. Every step's
 command, wall time and peak RSS go to ``WORKDIR/steps.jsonl`` and ``WORKDIR/labellers.log``.
-``--compare`` compares the outputs with ``DIR/labels/raw/*.gz`` where present.
+``--labels DIR/labels`` also converts each output with ``taxometer-kd labels`` into Vamb's
+taxonomy format (``<tool>.tsv``, ``confidence/<tool>.tsv``) and keeps it gzipped in ``raw/``
+under mock64's names. ``--compare`` compares the outputs with ``DIR/labels/raw/*.gz``.
 """
 
 from __future__ import annotations
@@ -211,6 +213,26 @@ def run_centrifuge(work: Work, ref: Path, taxdump: Path, fasta: Path) -> None:
                            "-S", OUTPUTS["centrifuge"], "--report-file", "cf_report.tsv"], d)
 
 
+def write_labels(work: Work, tool: str, fasta: Path, taxdump: Path, labels: Path) -> None:
+    """``labels/<tool>.tsv`` + ``labels/confidence/<tool>.tsv`` (``taxometer-kd labels``) and the
+    native output gzipped as ``labels/raw/<name as in mock64>``: a case laid out like mock64."""
+    d = work.root / tool
+    raw = labels / "raw" / SHARED_RAW[tool]
+    if not raw.is_file():
+        raw.parent.mkdir(parents=True, exist_ok=True)
+        src = d / ("k2_lca.tsv" if tool == "kraken2" else OUTPUTS[tool])
+        with open(src, "rb") as fh, gzip.open(str(raw) + ".part", "wb") as out:
+            shutil.copyfileobj(fh, out)
+        os.replace(str(raw) + ".part", raw)
+    if (labels / f"{tool}.tsv").is_file():
+        work.log(f"{tool}: {labels / f'{tool}.tsv'} exists, not converted again")
+        return
+    (labels / "confidence").mkdir(parents=True, exist_ok=True)
+    work.step(f"labels.{tool}", [sys.executable, "-m", "taxometer_kd", "labels", tool, str(d / OUTPUTS[tool]),
+                                 "--fasta", str(fasta), "--taxdump", str(taxdump), "-o", str(labels / f"{tool}.tsv"),
+                                 "--confidence-out", str(labels / "confidence" / f"{tool}.tsv")], d)
+
+
 def read_taxonomy(taxdump: Path) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
     """parent, rank and scientific name of every taxid."""
     parent, rank, name = {}, {}, {}
@@ -285,6 +307,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--genomes", type=Path, default=SHARED / "genomes")
     p.add_argument("--taxdump", type=Path, default=SHARED / "taxdump")
+    p.add_argument("--labels", type=Path, help="also write Vamb taxonomy files here (taxometer-kd labels): "
+                   "LABELS/<tool>.tsv, LABELS/confidence/<tool>.tsv, LABELS/raw/*.gz")
     p.add_argument("--compare", action="store_true", help="compare with DIR/labels/raw/*.gz (mock64's shared outputs)")
     args = p.parse_args(argv)
     tools = [t for t in args.tools.split(",") if t]
@@ -303,6 +327,8 @@ def main(argv: list[str] | None = None) -> None:
             run_kraken2(work, ref, taxdump, fasta)
         else:
             run_centrifuge(work, ref, taxdump, fasta)
+        if args.labels:
+            write_labels(work, tool, fasta, taxdump, args.labels.resolve())
     if args.compare:
         for tool, rep in compare(work.root, args.data, tools).items():
             work.log(f"compare {tool}: " + json.dumps({k: v for k, v in rep.items() if k != "examples"}))

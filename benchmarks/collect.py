@@ -1,6 +1,7 @@
 """Scoring the runs of a benchmark into its results: per-run metrics, summaries over seeds,
-PR curves, label transitions and timings (:func:`collect`), and the CSV files
-(:func:`write_outputs`)."""
+PR curves, label transitions, calibration of the scores (:mod:`taxometer_kd.calibration`),
+the confidence-filtered initial labels (:mod:`benchmarks.confidence`) and timings
+(:func:`collect`), and the CSV files (:func:`write_outputs`)."""
 
 from __future__ import annotations
 
@@ -11,13 +12,16 @@ from typing import Any, Optional
 
 import numpy as np
 
-from benchmarks import metrics
+from benchmarks import confidence, metrics
 from benchmarks.execute import write_json
 from benchmarks.plan import INITIAL, Dataset, Method, RunSpec, rel
-from taxometer_kd import evaluate
+from taxometer_kd import calibration, evaluate
 
-def collect(ds: Dataset, labellers: list[str], methods: list[Method], runs: list[RunSpec], records: list[dict], work: Path, sankey_pairs) -> dict[str, Any]:
-    """Score the initial labels and every finished run; PR curves and transitions too."""
+def collect(ds: Dataset, labellers: list[str], methods: list[Method], runs: list[RunSpec], records: list[dict], work: Path,
+            sankey_pairs, confident=(), confidence_cuts=()) -> dict[str, Any]:
+    """Score the initial labels and every finished run; PR curves, transitions and the
+    calibration of the scores too; for the ``confident`` labellers (with a confidence file)
+    also the initial labels with the species dropped below each of ``confidence_cuts``."""
     truth = evaluate.load_truth(ds.truth)
     masks = metrics.subset_masks(truth)
     ok = {(r["labeller"], r["run"], r["seed"]) for r in records if r["status"] == "ok"}
@@ -25,9 +29,9 @@ def collect(ds: Dataset, labellers: list[str], methods: list[Method], runs: list
     curves: dict[tuple, list] = {}
     species_codes: dict[tuple, dict[float, np.ndarray]] = {}  # (labeller, method, seed) -> cut -> codes
     wanted = {m for pair in sankey_pairs for m in pair}
+    calib: list[dict[str, Any]] = []
 
-    def add(labeller: str, method: str, seed: Optional[int], path: Path) -> None:
-        labels = evaluate.load_labels(path)
+    def add(labeller: str, method: str, seed: Optional[int], labels: evaluate.Labels) -> None:
         run_rows, outcomes = metrics.score_labels(labels, truth, masks)
         rows.extend({"labeller": labeller, "method": method, "seed": seed, **r} for r in run_rows)
         for rank, (codes, gates) in outcomes.items():
@@ -35,13 +39,24 @@ def collect(ds: Dataset, labellers: list[str], methods: list[Method], runs: list
         if method in wanted:
             codes, gates = outcomes["species"]
             species_codes[(labeller, method, seed)] = {c: evaluate.codes_at(codes, gates, c) for c in metrics.CUTS}
+        if any(v is not None for v in labels.scores.values()):
+            for rank, (codes, gates) in outcomes.items():
+                calib.append({"labeller": labeller, "method": method, "seed": seed, "rank": rank,
+                              **calibration.calibration(codes, gates, metrics.CUTS)})
 
+    dropped = []
     for lab in labellers:
-        add(lab, INITIAL.key, None, ds.labels[lab])
+        add(lab, INITIAL.key, None, evaluate.load_labels(ds.labels[lab]))
+        if lab in confident:
+            labels, conf = confidence.read(ds.labels[lab], ds.confidence[lab])
+            for c in confidence_cuts:
+                filtered, n = confidence.drop_species(labels, conf, c)
+                add(lab, confidence.method_key(c), None, filtered)
+                dropped.append({"labeller": lab, "cut": c, "dropped": n, "unknown": int(np.isnan(conf).sum())})
         for spec in runs:
             if spec.labeller == lab and (lab, spec.run_id, spec.seed) in ok:
                 for method, fname in spec.outputs:
-                    add(lab, method, spec.seed, spec.directory(work) / "out" / fname)
+                    add(lab, method, spec.seed, evaluate.load_labels(spec.directory(work) / "out" / fname))
 
     transitions = []
     seeds = sorted({s.seed for s in runs})
@@ -57,6 +72,11 @@ def collect(ds: Dataset, labellers: list[str], methods: list[Method], runs: list
                     transitions.append({"labeller": lab, "before": before, "after": after, "cut": cut, "seed": seed, "matrix": m.tolist()})
 
     summary = metrics.aggregate(rows, ("labeller", "method", "rank", "cut", "subset"), ("n", *metrics.METRIC_FIELDS))
+    conf_info = {
+        "labellers": {lab: rel(ds.confidence[lab]) for lab in labellers if lab in confident},
+        "cuts": list(confidence_cuts) if confident else [], "dropped": dropped,
+        "best": confidence.best_cuts(summary, [lab for lab in labellers if lab in confident], confidence_cuts),
+    }
     pr = [
         {"labeller": lab, "method": m, "rank": rank, "n_seeds": len(cs), **metrics.mean_curve(cs)}
         for (lab, m, rank), cs in curves.items()
@@ -85,8 +105,47 @@ def collect(ds: Dataset, labellers: list[str], methods: list[Method], runs: list
     return {
         "dataset": dataset_info, "metrics": rows, "summary": summary, "pr_curves": pr,
         "transitions": transitions, "transitions_mean": trans_mean, "timings": timings,
-        "timings_by_labeller": timings_by_labeller,
+        "timings_by_labeller": timings_by_labeller, "calibration": calib,
+        "calibration_summary": calibration_summary(calib), "reliability": mean_reliability(calib), "confidence": conf_info,
     }
+
+
+def _cut_fields(cut: float) -> tuple[str, str]:
+    return f"precision_at_{cut:g}", f"n_at_{cut:g}"
+
+
+def calibration_summary(calib: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per labeller, method and rank, over seeds: ``scored`` (contigs with a label and a score),
+    ``ece`` and, per cut s, ``precision_at_<s>`` and ``n_at_<s>`` (contigs with score >= s)."""
+    flat, fields = [], ["scored", "ece"]
+    for c in calib:
+        row = {k: c[k] for k in ("labeller", "method", "rank")} | {"scored": c["n"], "ece": c["ece"]}
+        for x in c["cuts"]:
+            p, n = _cut_fields(x["cut"])
+            row |= {p: x["precision"], n: x["n"]}
+            fields += [f for f in (p, n) if f not in fields]
+        flat.append(row)
+    return metrics.aggregate(flat, ("labeller", "method", "rank"), fields)
+
+
+def mean_reliability(calib: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The reliability diagram per labeller, method and rank, mean over seeds: per bin ``n``
+    (mean count), ``share_correct`` and ``mean_score`` (means over the seeds whose bin holds
+    contigs; ``None`` where none does)."""
+    groups: dict[tuple, list] = {}
+    for c in calib:
+        groups.setdefault((c["labeller"], c["method"], c["rank"]), []).append(c["bins"])
+    out = []
+    for (lab, method, rank), seeds in groups.items():
+        bins = []
+        for k, first in enumerate(seeds[0]):
+            members = [s[k] for s in seeds]
+            full = [b for b in members if b["n"]]
+            bins.append({"low": first["low"], "high": first["high"], "n": float(np.mean([b["n"] for b in members])),
+                         "share_correct": float(np.mean([b["share_correct"] for b in full])) if full else None,
+                         "mean_score": float(np.mean([b["mean_score"] for b in full])) if full else None})
+        out.append({"labeller": lab, "method": method, "rank": rank, "n_seeds": len(seeds), "bins": bins})
+    return out
 
 
 def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
@@ -120,4 +179,12 @@ def write_outputs(results: dict[str, Any], out: Path) -> None:
             for j, a in enumerate(metrics.OUTCOMES):
                 tr_rows.append({k: t[k] for k in ("labeller", "before", "after", "cut", "seed")} | {"from": b, "to": a, "count": t["matrix"][i][j]})
     write_csv(out / "transitions.csv", tr_rows)
+    write_csv(out / "calibration.csv", results["calibration_summary"])
+    write_csv(out / "reliability.csv", [{k: r[k] for k in ("labeller", "method", "rank", "n_seeds")} | b
+                                        for r in results["reliability"] for b in r["bins"]])
+    conf = results["confidence"]
+    if conf["labellers"]:
+        write_csv(out / "confidence.csv", [
+            d | {"method": confidence.method_key(d["cut"]), "best": conf["best"].get(d["labeller"], {}).get("cut") == d["cut"]}
+            for d in conf["dropped"]])
 

@@ -1,5 +1,6 @@
 """The figures of a benchmark's report (matplotlib only, Agg backend), from its ``results.json``:
-bars per cut, PR curves, Sankey/alluvial label transitions, F1 by contig length, ablations."""
+bars per cut, PR curves, reliability diagrams, Sankey/alluvial label transitions, F1 by contig
+length, ablations."""
 
 from __future__ import annotations
 
@@ -12,7 +13,10 @@ from benchmarks import metrics
 from benchmarks.tables import OUTCOME_LABELS, RANK_TITLE, Results, ablation_rows
 
 OUTCOME_COLOURS = ("#3a923a", "#d62728", "#9e9e9e")
-KIND_COLOURS = {"initial": "#7f7f7f", "stock": "#1f77b4", "kd": "#ff7f0e", "teacher": "#2ca02c", "kdG": "#9467bd"}
+KIND_COLOURS = {"initial": "#7f7f7f", "stock": "#1f77b4", "kd": "#ff7f0e", "teacher": "#2ca02c", "kdG": "#9467bd",
+                "kdconf": "#8c564b", "initialconf": "#bcbd22"}
+#: kinds of methods without scores (one point in the PR figure, no reliability curve)
+UNSCORED = ("initial", "initialconf")
 
 
 def colour_of(res: Results, method: str) -> str:
@@ -137,24 +141,41 @@ def fig_bars(res: Results, rank: str, path: Path) -> None:
     plt.close(fig)
 
 
+#: the PR figure's y-axis is widened by the points at thresholds up to the highest cut (0.95)
+#: with at least this recall, not by the last few contigs of the highest thresholds (where the
+#: mean over seeds counts a seed without any contig left as precision 0)
+PR_MIN_RECALL = 0.01
+
+
+def pr_floor(precisions, default: float = 0.8) -> float:
+    """The lower end of the PR figure's y-axis: ``default``, or lower (to a multiple of 0.05) when
+    a curve goes lower (``precisions``: the points that count, see ``PR_MIN_RECALL``)."""
+    low = min(precisions, default=default)
+    return default if low >= default else max(0.0, float(np.floor(low * 20) / 20))
+
+
 def fig_pr(res: Results, rank: str, path: Path) -> None:
     plt = _pyplot()
     curves = {(c["labeller"], c["method"]): c for c in res.r["pr_curves"] if c["rank"] == rank}
     n = len(res.labellers)
     fig, axes = plt.subplots(1, n, figsize=(4.4 * n, 4.0), squeeze=False)
     for ax, lab in zip(axes[0], res.labellers):
+        shown = []
         for m in res.main_methods:
-            c = curves.get((lab, m))
+            c = curves.get((lab, res.resolve(lab, m)))
             if c is None:
                 continue
             colour = colour_of(res, m)
-            if res.methods[m]["kind"] == "initial":
+            top = max(res.r["config"]["cuts"])
+            shown += [p for t, p, r in zip(c["threshold"], c["precision"], c["recall"]) if t <= top and r >= PR_MIN_RECALL]
+            if res.methods[m]["kind"] in UNSCORED:
                 ax.plot(c["recall"][0], c["precision"][0], marker="*", ms=12, ls="none", color=colour, label=res.label(m))
                 continue
             ax.plot(c["recall"], c["precision"], color=colour, lw=1.4, label=res.label(m))
             for cut, marker in zip(res.r["config"]["cuts"], ("o", "s", "^")):
                 k = int(np.argmin(np.abs(np.array(c["threshold"]) - cut)))
                 ax.plot(c["recall"][k], c["precision"][k], marker=marker, ms=4, color=colour, ls="none")
+        ax.set_ylim(pr_floor(shown), 1.005)
         ax.set_xlabel("recall")
         ax.set_ylabel("precision")
         ax.set_title(f"{lab} ({rank})", fontsize=9)
@@ -165,6 +186,39 @@ def fig_pr(res: Results, rank: str, path: Path) -> None:
     fig.tight_layout(rect=(0, 0, 1, 0.94))
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def fig_reliability(res: Results, rank: str, path: Path) -> bool:
+    """Share of correct labels against the mean score per score bin (mean over seeds), one curve
+    per method with scores and a panel per labeller; the diagonal is perfect calibration."""
+    labs = [lab for lab in res.labellers if any(res.reliability.get((lab, m, rank)) for m in res.main_methods)]
+    if not labs:
+        return False
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(labs), figsize=(4.4 * len(labs), 4.2), squeeze=False)
+    for ax, lab in zip(axes[0], labs):
+        ax.plot([0.5, 1.0], [0.5, 1.0], color="#555555", lw=0.8, ls="--", label="perfect calibration")
+        for m in res.main_methods:
+            rel = res.reliability.get((lab, m, rank))
+            if rel is None:
+                continue
+            pts = [(b["mean_score"], b["share_correct"], b["n"]) for b in rel["bins"] if b["share_correct"] is not None]
+            ece = res.calib(lab, m, rank)
+            label = res.label(m) + (f" (ECE {ece['ece_mean']:.3f})" if ece and ece["ece_mean"] is not None else "")
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", ms=3, lw=1.2, color=colour_of(res, m), label=label)
+        ax.set_xlim(0.5, 1.0)
+        ax.set_ylim(0.0, 1.02)
+        ax.set_xlabel("mean score of the bin (lowest score down to the rank)")
+        ax.set_ylabel(f"share correct at {rank} level")
+        ax.set_title(f"{lab} ({rank})", fontsize=9)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=6, loc="upper left")
+    fig.suptitle(f"Reliability of the scores, {rank} level: 10 bins from 0.5 to 1, contigs with a {rank} label "
+                 "(mean over seeds)", fontsize=9)
+    fig.tight_layout(rect=(0, 0, 1, 0.94))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
 
 
 def fig_sankey(res: Results, before: str, after: str, path: Path) -> bool:

@@ -1,8 +1,9 @@
 """The plan of a benchmark: the data set, the methods and the runs, and each run's command.
 
-- :func:`prepare_dataset`: a data dir (``labels/<labeller>.tsv``, ``abundance.tsv``,
-  ``truth.tsv``, a FASTA or ``build_contigs.py``) or the project's synthetic data, optionally
-  a random subset of its contigs;
+- :func:`prepare_dataset`: a data dir (``labels/<labeller>.tsv``, optionally the labeller's
+  ``labels/<labeller>.confidence.tsv``, ``abundance.tsv``, ``truth.tsv``, a FASTA or
+  ``build_contigs.py``) or the project's synthetic data, optionally a random subset of its
+  contigs;
 - :class:`Method` (a column of the report) and :class:`RunSpec` (one ``vamb taxometer``
   process; one run may give several methods, e.g. the student and its teacher);
 - :func:`make_plan`: the methods in report order and the runs, seed by seed;
@@ -19,12 +20,13 @@ import shutil
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
 import numpy as np
 
+from benchmarks import confidence
 from taxometer_kd import evaluate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,10 +70,12 @@ class Dataset:
     labels: dict[str, Path]
     min_length: int = 2000
     n_contigs: int = 0
+    #: labeller -> its ``labels/<labeller>.confidence.tsv``, where the data set has one
+    confidence: dict[str, Path] = field(default_factory=dict)
 
 
 def _labels_of(directory: Path) -> dict[str, Path]:
-    return {p.stem: p for p in sorted((directory / "labels").glob("*.tsv"))}
+    return {p.stem: p for p in sorted((directory / "labels").glob("*.tsv")) if not confidence.is_confidence_file(p)}
 
 
 def _truth_lengths(path: Path) -> list[int]:
@@ -108,16 +112,17 @@ def _subset(full: Dataset, n: int, outdir: Path, seed: int = 0) -> Dataset:
     keep = set(np.array(contigs)[np.sort(np.random.default_rng(seed).choice(len(contigs), n, replace=False))].tolist())
     paths = {"truth": outdir / "truth.tsv", "abundance": outdir / "abundance.tsv", "fasta": outdir / "contigs.fna"}
     labels = {name: outdir / "labels" / f"{name}.tsv" for name in full.labels}
+    conf = {name: outdir / "labels" / f"{name}{confidence.SUFFIX}" for name in full.confidence}
+
+    def filter_table(src: Path, dst: Path) -> None:
+        with open(src) as fi, open(dst, "w") as fo:
+            fo.write(fi.readline())
+            for line in fi:
+                if line.split("\t", 1)[0].rstrip("\n") in keep:
+                    fo.write(line)
+
     if not done.is_file():
         (outdir / "labels").mkdir(parents=True, exist_ok=True)
-
-        def filter_table(src: Path, dst: Path) -> None:
-            with open(src) as fi, open(dst, "w") as fo:
-                fo.write(fi.readline())
-                for line in fi:
-                    if line.split("\t", 1)[0].rstrip("\n") in keep:
-                        fo.write(line)
-
         filter_table(full.truth, paths["truth"])
         filter_table(full.abundance, paths["abundance"])
         for name, src in full.labels.items():
@@ -131,9 +136,13 @@ def _subset(full: Dataset, n: int, outdir: Path, seed: int = 0) -> Dataset:
                 if write:
                     fo.write(line)
         done.write_text(f"{n} contigs of {full.source}, seed {seed}\n")
+    for name, src in full.confidence.items():  # also when the subset was made before the file was added
+        if not conf[name].is_file():
+            filter_table(src, conf[name].with_suffix(".part"))
+            os.replace(conf[name].with_suffix(".part"), conf[name])
     return Dataset(
         name=full.name, source=f"{full.source} (random subset of {n} contigs, seed {seed})",
-        fasta=paths["fasta"], abundance=paths["abundance"], truth=paths["truth"], labels=labels,
+        fasta=paths["fasta"], abundance=paths["abundance"], truth=paths["truth"], labels=labels, confidence=conf,
     )
 
 
@@ -163,10 +172,13 @@ def prepare_dataset(spec: str, subset: int, work_root: Path, work: Path) -> Data
             name=data.resolve().name, source=rel(data), fasta=_build_fasta(data, work_root),
             abundance=data / "abundance.tsv", truth=data / "truth.tsv", labels=_labels_of(data),
         )
+    ds.confidence = confidence.confidence_files(ds.labels)
     if subset:
         ds = _subset(ds, subset, work / "subset")
     if not ds.labels:
         raise SystemExit(f"{ds.source}: no labels/<labeller>.tsv")
+    for lab, path in ds.confidence.items():  # a malformed confidence file stops here, before any run
+        confidence.read(ds.labels[lab], path)
     lengths = _truth_lengths(ds.truth)
     ds.n_contigs = len(lengths)
     # Taxometer's -m is 2000; below that only when the data has shorter contigs (so that
@@ -182,11 +194,11 @@ def prepare_dataset(spec: str, subset: int, work_root: Path, work: Path) -> Data
 class Method:
     key: str
     label: str
-    kind: str  # initial | stock | kd | teacher | kdG
+    kind: str  # initial | stock | kd | teacher | kdG | kdconf (kd + label confidence) | initialconf (filtered labels)
     teacher: Optional[str] = None
     alpha: Optional[float] = None
     temperature: Optional[float] = None
-    ablation: bool = False
+    ablation: bool = False  # True: not in the main tables (the alpha/temperature and confidence sweeps)
 
 
 def kd_method(teacher: str, alpha: float, temperature: float, main: bool) -> Method:
@@ -211,12 +223,23 @@ def g_method(teacher: str) -> Method:
     return Method(f"kdG:{teacher}", f"Taxometer_G ({teacher})", "kdG", teacher, 1.0)
 
 
+def kdconf_method(teacher: str, alpha: float, temperature: float) -> Method:
+    return Method(f"kdconf:{teacher}", f"taxometer-kd ({teacher}) + confidence", "kdconf", teacher, alpha, temperature)
+
+
+def confidence_methods(cuts) -> list[Method]:
+    """The confidence-filtered initial labels: the best cut (a main method) and the sweep."""
+    return [Method(confidence.BEST, confidence.BEST_LABEL, "initialconf")] + [
+        Method(confidence.method_key(c), confidence.method_label(c), "initialconf", ablation=True) for c in cuts
+    ]
+
+
 @dataclass
 class RunSpec:
     labeller: str
     run_id: str
     seed: int
-    kind: str  # stock | kd | kdG
+    kind: str  # stock | kd | kdG | kdconf
     outputs: tuple[tuple[str, str], ...]  # (method key, results file in the run's outdir)
     teacher: Optional[str] = None
     alpha: Optional[float] = None
@@ -231,12 +254,22 @@ class RunSpec:
 
 
 def make_plan(labellers, teachers, seeds, ablations, alphas, temperatures, ablation_labeller, main_alpha, main_temperature,
-              with_g=True):
-    """The methods (in report order) and the runs, seed by seed."""
+              with_g=True, confident=(), confidence_cuts=confidence.CUTS):
+    """The methods (in report order) and the runs, seed by seed.
+
+    ``confident``: the labellers with a confidence file; for them the main kd run of each
+    teacher is also made with ``--label-confidence`` (run kind ``kdconf``), and the methods
+    include the confidence-filtered initial labels (``confidence_cuts``; no run).
+    """
     main_teacher = teachers[0] if teachers else None
-    methods = [INITIAL, STOCK]
+    confident = [lab for lab in labellers if lab in confident]
+    conf_methods = confidence_methods(confidence_cuts) if confident else []
+    methods = [INITIAL, *conf_methods[:1], STOCK]
     for t in teachers:
-        methods += [kd_method(t, main_alpha, main_temperature, True), teacher_method(t)]
+        methods.append(kd_method(t, main_alpha, main_temperature, True))
+        if confident:
+            methods.append(kdconf_method(t, main_alpha, main_temperature))
+        methods.append(teacher_method(t))
         if with_g:
             methods.append(g_method(t))
     sweep: list[tuple[float, float]] = []
@@ -244,6 +277,7 @@ def make_plan(labellers, teachers, seeds, ablations, alphas, temperatures, ablat
         sweep = [(a, main_temperature) for a in alphas if a != main_alpha]
         sweep += [(main_alpha, t) for t in temperatures if t != main_temperature]
         methods += [kd_method(main_teacher, a, t, False) for a, t in sweep]
+    methods += conf_methods[1:]
     runs: list[RunSpec] = []
     for seed in seeds:
         for lab in labellers:
@@ -254,6 +288,11 @@ def make_plan(labellers, teachers, seeds, ablations, alphas, temperatures, ablat
                     ((f"kd:{t}", "results_taxometer.tsv"), (f"teacher:{t}", "results_teacher.tsv")),
                     t, main_alpha, main_temperature,
                 ))
+                if lab in confident:
+                    runs.append(RunSpec(
+                        lab, f"kd-{t}-a{_fmt_num(main_alpha)}-T{_fmt_num(main_temperature)}-confidence", seed, "kdconf",
+                        ((f"kdconf:{t}", "results_taxometer.tsv"),), t, main_alpha, main_temperature,
+                    ))
                 if with_g:
                     runs.append(RunSpec(lab, f"kdG-{t}", seed, "kdG", ((f"kdG:{t}", "results_taxometer.tsv"),), t, 1.0))
             if lab == ablation_labeller:
@@ -296,5 +335,7 @@ def build_command(spec: RunSpec, ds: Dataset, cfg: dict[str, Any], outdir: Path)
         args += ["--student-input", "embedding", "--alpha", "1"]
     else:
         args += ["--alpha", _fmt_num(spec.alpha), "--temperature", _fmt_num(spec.temperature)]
+    if spec.kind == "kdconf":
+        args += ["--label-confidence", str(ds.confidence[spec.labeller].resolve())]
     return [exe, *args], env
 

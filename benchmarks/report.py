@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any, Optional
 
 from benchmarks import metrics
-from benchmarks.figures import fig_ablation, fig_bars, fig_length, fig_pr, fig_sankey
+from benchmarks.figures import fig_ablation, fig_bars, fig_length, fig_pr, fig_reliability, fig_sankey
 from benchmarks.tables import (
-    RANK_TITLE, Results, ablation_rows, ablation_table, console_table, length_table, main_table, status_table,
-    timing_table, transition_tables,
+    RANK_TITLE, Results, ablation_rows, ablation_table, calibration_table, confidence_table, console_table, length_table,
+    main_table, status_table, timing_table, transition_tables,
 )
 
 __all__ = ["console_table", "write_report", "main"]
@@ -38,9 +38,12 @@ def write_report(results: dict[str, Any], out: Path) -> Path:
     cfg, ds = results["config"], results["dataset"]
     figs = out / "figures"
     figs.mkdir(parents=True, exist_ok=True)
+    reliability = []
     for rank in ("species", "genus"):
         fig_bars(res, rank, figs / f"bars_{rank}.png")
         fig_pr(res, rank, figs / f"pr_{rank}.png")
+        if fig_reliability(res, rank, figs / f"reliability_{rank}.png"):
+            reliability.append(rank)
     main_kd = f"kd:{cfg['main_teacher']}" if cfg.get("main_teacher") else None
     sankeys = []
     if main_kd:
@@ -105,9 +108,36 @@ def write_report(results: dict[str, Any], out: Path) -> Path:
     add("![genus bars](figures/bars_genus.png)\n")
     add("### Precision vs recall over all thresholds\n")
     add("Each method's curve sweeps the score cut from 0.5 to 1 (mean precision and recall over seeds at each "
-        "threshold); the initial labels are a single point.\n")
+        "threshold); the initial labels are a single point. The y-axis starts at 0.8, or lower where a curve "
+        "goes lower (up to threshold 0.95, recall ≥ 1%).\n")
     add("![species PR](figures/pr_species.png)\n")
     add("![genus PR](figures/pr_genus.png)\n")
+
+    if results.get("calibration_summary"):
+        add("## Calibration of the scores\n")
+        add("Users cut Taxometer's lineages at a score s: a contig keeps its label at a rank when the lowest score on "
+            "its lineage down to that rank is ≥ s, so that score decides the label. Among the contigs with a label "
+            "and a score at the rank: **ECE** (expected calibration error) = the bin-size-weighted mean of |share "
+            "correct − mean score| over 10 equal-width score bins from 0.5 to 1 (Taxometer reports only scores above "
+            "0.5), 0 = perfectly calibrated; **precision at score ≥ s** = the share correct among the contigs whose "
+            "score is ≥ s (the precision at cut s over the labelled contigs): a calibrated score gives at least s "
+            "(✗: below s). Mean ± sd over seeds; n = mean number of contigs with score ≥ s.\n")
+        for rank in ("species", "genus"):
+            add(f"### {RANK_TITLE[rank]} level\n")
+            add(calibration_table(res, rank) + "\n")
+        for rank in reliability:
+            add(f"![{rank} reliability](figures/reliability_{rank}.png)\n")
+
+    conf = results.get("confidence") or {}
+    if conf.get("labellers"):
+        add("## The labellers' own confidence\n")
+        add("Labellers with a confidence file (" + ", ".join(f"{k} `{v}`" for k, v in conf["labellers"].items()) + "): "
+            "'taxometer-kd (T) + confidence' is the main taxometer-kd run with `--label-confidence FILE`; "
+            "'initial labels, species dropped below confidence c' is the labeller's file with the species removed "
+            "(lineage truncated to genus) where the contig's confidence is below c (a contig the file does not list "
+            "keeps its label), scored like the initial labels (no run). The cut with the best species F1 (the lowest on a "
+            "tie) is the main tables' 'best confidence-filtered labels'. Species level:\n")
+        add(confidence_table(res) + "\n")
 
     add("## By reference status\n")
     add("`in_reference`: the genome was in the labellers' database; `novel_strain`: its species was, through other "
@@ -171,7 +201,9 @@ def write_report(results: dict[str, Any], out: Path) -> Path:
         add("No run failed.\n")
     add("Files: `results.json` (everything), `summary.csv` (mean/sd/min/max over seeds per labeller, method, rank, "
         "cut, subset), `metrics.csv` (per run), `runs.csv` (status, command, stage times, wall time, peak RSS), "
-        "`timings.csv`, `pr_curves.csv`, `transitions.csv` (per seed), `figures/`.\n")
+        "`timings.csv`, `pr_curves.csv`, `transitions.csv` (per seed), `calibration.csv` (ECE and precision at "
+        "each cut, over seeds), `reliability.csv` (the reliability diagrams' bins, mean over seeds)"
+        + (", `confidence.csv` (the confidence sweep)" if conf.get("labellers") else "") + ", `figures/`.\n")
     path = out / "report.md"
     path.write_text("\n".join(L))
     return path

@@ -8,11 +8,14 @@ For every labeller (``labels/<labeller>.tsv`` of the data dir) and seed it runs 
 wrapper that seeds torch, which stock Taxometer does not do itself), ``vamb taxometer
 --teacher T`` for each teacher, and the Taxometer_G variant (``--student-input embedding
 --alpha 1``) where the teacher has embeddings; with ``--ablations`` also the alpha and
-temperature sweeps. Every run keeps its output directory under the work dir and is skipped
-when its result file exists, so an interrupted benchmark resumes. Then it scores everything
-(:mod:`benchmarks.collect`, :mod:`benchmarks.metrics`) and writes JSON, CSV, figures and
-``report.md`` (:mod:`benchmarks.report`) to ``benchmarks/results/<name>/``. Exit status 1
-when a run failed.
+temperature sweeps; where the data set has a labeller's own confidence
+(``labels/<labeller>.confidence.tsv``), also the kd runs with ``--label-confidence`` and the
+initial labels with the species dropped below a sweep of confidence cuts
+(:mod:`benchmarks.confidence`; ``--no-confidence`` turns this off). Every run keeps its
+output directory under the work dir and is skipped when its result file exists, so an
+interrupted benchmark resumes. Then it scores everything (:mod:`benchmarks.collect`,
+:mod:`benchmarks.metrics`) and writes JSON, CSV, figures and ``report.md``
+(:mod:`benchmarks.report`) to ``benchmarks/results/<name>/``. Exit status 1 when a run failed.
 ``--report-only`` scores the finished runs without starting the others (the report lists
 them as not run): a partial report of a benchmark too long for one sitting.
 
@@ -35,7 +38,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Optional
 
-from benchmarks import metrics
+from benchmarks import confidence, metrics
 from benchmarks.collect import collect, write_outputs
 from benchmarks.execute import code_version, execute, known_not_applicable, not_run_record, run_state, write_json
 from benchmarks.plan import (
@@ -52,6 +55,7 @@ MODES: dict[str, dict[str, Any]] = {
     "full": dict(data=str(MOCK64), subset=0, seeds="1,2,3", epochs=100, batch_size=None, threads=2,
                  default_labellers=None, all_teachers=True, ablations=True),
 }
+CONFIDENCE_CUTS = ",".join(f"{c:g}" for c in confidence.CUTS)
 # settings a work dir's finished runs depend on: a resumed benchmark must use the same ones
 RUN_SETTINGS = ("data", "subset", "epochs", "batch_size", "threads", "cuda", "min_length")
 
@@ -89,6 +93,11 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     p.add_argument("--sankey-cut", type=float, default=0.5, choices=metrics.CUTS, help="score cut of the Sankey figures [0.5]")
     p.add_argument("--taxometer-g", action=argparse.BooleanOptionalAction, default=True,
                    help="also run the Taxometer_G variant of each teacher with embeddings [yes]")
+    p.add_argument("--confidence", action=argparse.BooleanOptionalAction, default=True,
+                   help="where the data has labels/<labeller>.confidence.tsv: also run taxometer-kd with "
+                   "--label-confidence and score the labels with the species dropped below each --confidence-cuts [yes]")
+    p.add_argument("--confidence-cuts", default=CONFIDENCE_CUTS,
+                   help=f"confidence cuts of the filtered initial labels [{CONFIDENCE_CUTS}]")
     p.add_argument("--dry-run", action="store_true", help="print the runs (and which are done) and stop")
     p.add_argument("--report-only", action="store_true",
                    help="score the finished runs and write the report without starting the others (listed as not run)")
@@ -159,10 +168,15 @@ def main(argv: Optional[list[str]] = None) -> int:
                 "use another --name or delete that dir"
             )
 
+    confident = [lab for lab in labellers if lab in ds.confidence] if args.confidence else []
+    confidence_cuts = _floats(args.confidence_cuts)
     methods, runs = make_plan(labellers, teachers, seeds, args.ablations, _floats(args.alphas), _floats(args.temperatures),
-                         ablation_labeller, args.alpha, args.temperature, args.taxometer_g)
+                              ablation_labeller, args.alpha, args.temperature, args.taxometer_g, confident, confidence_cuts)
     say(f"benchmark {name}: {ds.source}, {ds.n_contigs} contigs; labellers {', '.join(labellers)}; "
         f"teachers {', '.join(teachers)}; seeds {', '.join(map(str, seeds))}; {args.epochs} epochs; {len(runs)} runs")
+    if confident:
+        say(f"  labeller confidence: {', '.join(confident)} (taxometer-kd + --label-confidence; species dropped "
+            f"below confidence {', '.join(map(str, confidence_cuts))})")
     say(f"  work dir {rel(work)}, results {rel(out)}")
     if args.dry_run:
         not_applicable = known_not_applicable(runs, work)
@@ -197,7 +211,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     if main_teacher:
         sankey_pairs = [(INITIAL.key, f"kd:{main_teacher}"), (STOCK.key, f"kd:{main_teacher}"), (INITIAL.key, STOCK.key)]
     say("scoring ...")
-    scored = collect(ds, labellers, methods, runs, records, work, sankey_pairs)
+    scored = collect(ds, labellers, methods, runs, records, work, sankey_pairs, confident, confidence_cuts)
     results = {
         "name": name, "mode": args.mode,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -208,6 +222,7 @@ def main(argv: Optional[list[str]] = None) -> int:
             "alphas": _floats(args.alphas), "temperatures": _floats(args.temperatures),
             "ablation_labeller": ablation_labeller if args.ablations else None, "cuts": list(metrics.CUTS),
             "sankey_cut": args.sankey_cut, "work": rel(work), "out": rel(out),
+            "confidence": args.confidence, "confidence_cuts": confidence_cuts, "confident_labellers": confident,
             "stock_wrapper": STOCK_WRAPPER,
         },
         "environment": _environment(),

@@ -1,7 +1,7 @@
 """The tables of a benchmark's report, Markdown and plain text, from its ``results.json``.
 
 Every table of methods goes through one helper, :func:`method_rows` (one row per labeller
-and method that has results at a rank and cut), and is rendered by :func:`md_table`
+and method that has results, e.g. at a rank and cut), and is rendered by :func:`md_table`
 (``report.md``) or :func:`text_table` (the console). :class:`Results` indexes a results dict
 for the tables and the figures (:mod:`benchmarks.figures`).
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Optional
 
-from benchmarks import metrics
+from benchmarks import confidence, metrics
 
 OUTCOME_LABELS = ("Correct", "Wrong", "No label")
 RANK_TITLE = {"species": "Species", "genus": "Genus"}
@@ -27,13 +27,33 @@ class Results:
             (s["labeller"], s["method"], s["rank"], s["cut"], s["subset"]): s for s in results["summary"]
         }
         self.labellers = results["config"]["labellers"]
-        present = {s["method"] for s in results["summary"]}
+        # the best confidence cut of each labeller: the method conf:best stands for it
+        self.best = (results.get("confidence") or {}).get("best", {})
+        present = {s["method"] for s in results["summary"]} | ({confidence.BEST} if self.best else set())
         self.main_methods = [m["key"] for m in results["methods"] if not m["ablation"] and m["key"] in present]
+        self.calibration = {(c["labeller"], c["method"], c["rank"]): c for c in results.get("calibration_summary", [])}
+        self.reliability = {(c["labeller"], c["method"], c["rank"]): c for c in results.get("reliability", [])}
+
+    def resolve(self, labeller: str, method: str) -> str:
+        """The method whose results ``method`` shows for ``labeller`` (conf:best: the best cut's)."""
+        if method == confidence.BEST:
+            return self.best.get(labeller, {}).get("method", method)
+        return method
 
     def row(self, labeller: str, method: str, rank: str, cut: float, subset: str = "all") -> Optional[dict[str, Any]]:
-        return self.summary.get((labeller, method, rank, cut, subset))
+        return self.summary.get((labeller, self.resolve(labeller, method), rank, cut, subset))
 
-    def label(self, method: str) -> str:
+    def at(self, rank: str, cut: float, subset: str = "all") -> Callable[[str, str], Optional[dict[str, Any]]]:
+        """``row_of(labeller, method)`` for :func:`method_rows`: the summary row at ``rank``, ``cut``."""
+        return lambda lab, m: self.row(lab, m, rank, cut, subset)
+
+    def calib(self, labeller: str, method: str, rank: str) -> Optional[dict[str, Any]]:
+        """Calibration of the scores over seeds (ECE, precision at each cut); None without scores."""
+        return self.calibration.get((labeller, method, rank))
+
+    def label(self, method: str, labeller: Optional[str] = None) -> str:
+        if method == confidence.BEST and labeller is not None:
+            return confidence.best_label(self.best.get(labeller))
         return self.methods[method]["label"] if method in self.methods else method
 
 
@@ -65,19 +85,22 @@ def text_table(header: Sequence[str], rows: Sequence[Sequence[str]], widths: Seq
     return [line(header)] + [line(r) for r in rows]
 
 
+#: a table row's results: ``row_of(labeller, method)``, None where it has none
+RowOf = Callable[[str, str], Optional[dict[str, Any]]]
 #: the cells of a table row after the labeller and the method: ``cells(labeller, method, row)``
 Cells = Callable[[str, str, dict[str, Any]], list[str]]
 
 
-def method_rows(res: Results, rank: str, cut: float, cells: Cells, methods: Optional[list[str]] = None) -> list[list[str]]:
+def method_rows(res: Results, row_of: RowOf, cells: Cells, methods: Optional[list[str]] = None) -> list[list[str]]:
     """``[labeller, method label, *cells(labeller, method, row)]`` for each labeller and method
-    (``methods``, else the main ones) that has results at ``rank`` and ``cut`` (all contigs)."""
+    (``methods``, else the main ones) whose ``row = row_of(labeller, method)`` is not None
+    (e.g. ``res.at(rank, cut)``: the summary row at that rank and cut)."""
     out = []
     for lab in res.labellers:
         for m in methods or res.main_methods:
-            row = res.row(lab, m, rank, cut)
+            row = row_of(lab, m)
             if row is not None:
-                out.append([lab, res.label(m), *cells(lab, m, row)])
+                out.append([lab, res.label(m, lab), *cells(lab, m, row)])
     return out
 
 
@@ -95,7 +118,7 @@ def ablation_rows(res: Results) -> tuple[list[str], list[str]]:
 
 
 def main_table(res: Results, rank: str, cut: float, methods: Optional[list[str]] = None) -> str:
-    rows = method_rows(res, rank, cut, lambda lab, m, row: [
+    rows = method_rows(res, res.at(rank, cut), lambda lab, m, row: [
         str(row["n_seeds"]), fmt(row, "correct"), fmt(row, "wrong"), fmt(row, "no_label"),
         fmt(row, "precision"), fmt(row, "recall"), fmt(row, "f1")], methods)
     return md_table(["labeller", "method", "seeds", "correct", "wrong", "no label", "precision", "recall", "F1"], rows)
@@ -119,14 +142,14 @@ def status_table(res: Results, rank: str, cut: float) -> str:
         ["labeller", "method", f"in_reference F1 (n={n['in_reference']})", f"novel_strain F1 (n={n['novel_strain']})",
          f"known species precision (n={n['known_species']})", "known recall", "known F1",
          f"held-out correct (n={n['species_held_out']})", "held-out wrong", "held-out no label"],
-        method_rows(res, rank, cut, cells),
+        method_rows(res, res.at(rank, cut), cells),
     )
 
 
 def length_table(res: Results, rank: str, cut: float) -> str:
     subsets = res.r["dataset"]["subsets"]
     bins = metrics.length_bins(subsets)
-    rows = method_rows(res, rank, cut, lambda lab, m, row: [fmt(res.row(lab, m, rank, cut, b), "f1", minmax=False) for b in bins])
+    rows = method_rows(res, res.at(rank, cut), lambda lab, m, row: [fmt(res.row(lab, m, rank, cut, b), "f1", minmax=False) for b in bins])
     return md_table(["labeller", "method"] + [f"{b.removeprefix('length ')} (n={subsets[b]})" for b in bins], rows)
 
 
@@ -175,7 +198,41 @@ def console_table(results: dict[str, Any]) -> str:
     for rank in ("species", "genus"):
         rows = []
         for cut in results["config"]["cuts"]:
-            rows += method_rows(res, rank, cut, lambda lab, m, row: [
+            rows += method_rows(res, res.at(rank, cut), lambda lab, m, row: [
                 f"{cut:g}", *(fmt(row, f, minmax=False) for f in ("correct", "wrong", "no_label", "precision", "recall", "f1"))])
         lines += [f"{RANK_TITLE[rank]} level (mean ± sd over seeds)", *text_table(header, rows, widths), ""]
     return "\n".join(lines).rstrip()
+
+
+def calibration_table(res: Results, rank: str) -> str:
+    """ECE and the precision among the contigs whose score is >= each cut, per method with
+    scores; a precision below its cut is marked ✗."""
+    cuts = res.r["config"]["cuts"]
+
+    def cells(lab: str, m: str, row: dict[str, Any]) -> list[str]:
+        out = [fmt(row, "scored", 0, minmax=False), fmt(row, "ece", minmax=False)]
+        for cut in cuts:
+            p, n = row.get(f"precision_at_{cut:g}_mean"), row.get(f"n_at_{cut:g}_mean")
+            text = fmt(row, f"precision_at_{cut:g}", minmax=False) + (f" (n={n:.0f})" if n is not None else "")
+            out.append(text + (" ✗" if p is not None and p < cut else ""))
+        return out
+
+    return md_table(["labeller", "method", "scored contigs", "ECE"] + [f"precision at score ≥ {c:g}" for c in cuts],
+                    method_rows(res, lambda lab, m: res.calib(lab, m, rank), cells))
+
+
+def confidence_table(res: Results) -> str:
+    """The sweep of the confidence-filtered initial labels (species level; no scores, so the same
+    at every score cut), the unfiltered labels first, the best cut marked."""
+    conf = res.r["confidence"]
+    dropped = {(d["labeller"], confidence.method_key(d["cut"])): d["dropped"] for d in conf["dropped"]}
+    keys = ["initial"] + [confidence.method_key(c) for c in conf["cuts"]]
+    row_of = res.at("species", res.r["config"]["cuts"][0])
+
+    def cells(lab: str, m: str, row: dict[str, Any]) -> list[str]:
+        best = res.best.get(lab, {}).get("method") == m
+        return [str(dropped.get((lab, m), 0)), *(fmt(row, f) for f in ("correct", "wrong", "no_label", "precision", "recall")),
+                fmt(row, "f1") + (" **best**" if best else "")]
+
+    return md_table(["labeller", "labels", "species dropped", "correct", "wrong", "no label", "precision", "recall", "F1"],
+                    method_rows(res, lambda lab, m: row_of(lab, m) if lab in conf["labellers"] else None, cells, keys))

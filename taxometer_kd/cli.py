@@ -24,7 +24,10 @@ def _cmd_teachers(args: argparse.Namespace) -> int:
         if args.verbose:
             print(f"    plugin: {reg.origin_of(name)}")
             for o in spec.options:
-                print(f"    --teacher-option {o.name}=... [{o.default}] {o.help}")
+                allowed = o.describe_range()
+                default = ",".join(map(str, o.default)) if isinstance(o.default, tuple) else o.default
+                print(f"    --teacher-option {o.name}=... [{default}] {o.help}"
+                      + ("" if allowed == "any" else f"; allowed: {allowed}"))
     return 0
 
 

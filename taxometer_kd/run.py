@@ -27,7 +27,7 @@ from loguru import logger
 
 from taxometer_kd import registry
 from taxometer_kd.errors import KDError
-from taxometer_kd.inputs import read_taxonomy
+from taxometer_kd.inputs import check_abundance, check_fasta_has_records, read_taxonomy, vamb_step
 from taxometer_kd.io import ContigSequences, atomic_write
 from taxometer_kd.options import KDOptions
 from taxometer_kd.teachers.base import TeacherContext, TeacherModel
@@ -102,12 +102,35 @@ def teacher_fasta(run: Run) -> Path:
     )
 
 
+_FLAGS = {"FASTAPath": "--fasta", "CompositionPath": "--composition", "AbundancePath": "--abundancepath",
+          "BAMPaths": "--bamdir", "AbundanceTSVPath": "--abundance_tsv"}
+
+
+def _source(options: Any) -> str:
+    """How the user named an input: ``--fasta contigs.fna``, ``--abundance_tsv a.tsv``, ..."""
+    paths = getattr(options, "paths", None) or getattr(options, "path", None)
+    where = getattr(paths, "path", None)
+    if where is None:
+        where = ", ".join(map(str, getattr(paths, "paths", None) or [])) or "?"
+    return f"{_FLAGS.get(type(paths).__name__, 'input')} {where}"
+
+
 def inputs(run: Run) -> None:
-    opt = run.opt
-    run.composition, run.abundance = run.vamb_main.load_composition_and_abundance(
-        opt.general, opt.composition, opt.abundance, vamb.vambtools.BinSplitter.inert_splitter()
+    opt, vm = run.opt, run.vamb_main
+    general = opt.general
+    if isinstance(opt.composition.path, vm.FASTAPath):
+        check_fasta_has_records(Path(opt.composition.path.path))
+    run.composition = vamb_step(
+        _source(opt.composition),
+        lambda: vm.calc_tnf(opt.composition, general.min_contig_length, general.out_dir,
+                            vamb.vambtools.BinSplitter.inert_splitter()),
     )
     meta = run.composition.metadata
+    run.abundance = vamb_step(
+        _source(opt.abundance),
+        lambda: vm.calc_abundance(opt.abundance, general.out_dir, general.refcheck, meta, general.n_threads),
+    )
+    check_abundance(run.abundance.matrix, meta.identifiers, list(run.abundance.samplenames), _source(opt.abundance))
     run.contigs = ContigSequences(teacher_fasta(run), list(meta.identifiers), np.asarray(meta.lengths))
 
 
@@ -147,7 +170,13 @@ def teacher(run: Run) -> None:
     )
     t0 = time.time()
     logger.info(f"\tPreparing teacher {kd.teacher} ({len(run.contigs)} contigs from {run.contigs.fasta})")
-    run.teacher = registry.get_teacher(kd.teacher).build(ctx)
+    try:
+        run.teacher = registry.get_teacher(kd.teacher).build(ctx)
+    except KDError:
+        raise
+    except Exception as exc:  # whatever a plugin raises: one clear line (the traceback goes to the log)
+        detail = str(exc).strip() or type(exc).__name__
+        raise KDError(f"teacher {kd.teacher} could not be built: {detail}") from exc
     run.teacher.to(run.device)
     n_params = sum(p.numel() for p in run.teacher.parameters() if p.requires_grad)
     logger.info(f"\tTeacher ready in {time.time() - t0:.2f} s ({n_params} trainable parameters)")

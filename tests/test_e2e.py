@@ -162,7 +162,8 @@ def test_contig_sequences_stream_in_composition_rows(tmp_path):
     [
         ("contig\tlabel\nS0C1\tx\n", "line 1: expected the header 'contigs\\tpredictions'"),
         ("contigs\tpredictions\nS0C1\td_Bacteria\nS0C2\n", "line 3: expected 2 tab-separated columns, found 1"),
-        ("contigs\tpredictions\nS0C1\td_Bacteria\nNOPE\td_Bacteria\n", "line 3: contig 'NOPE' is not among"),
+        ("contigs\tpredictions\nS0C1\td_B;p_X\nS0C2\td_A;p_X\n", "line 3: 'p_X' has the parent 'd_A' here but 'd_B' on line 2"),
+        ("contigs\tpredictions\nS0C1\td_B;p_X\nS0C2\tp_X\n", "line 3: 'p_X' is rank 1 of its lineage here but rank 2 on line 2"),
         ("contigs\tpredictions\nS0C1\td_Bacteria\nS0C1\td_Bacteria\n", "line 3: contig 'S0C1' already given on line 2"),
         ("contigs\tpredictions\nS0C1\td_Bacteria;;s_x\n", "line 2: empty rank"),
         ("contigs\tpredictions\nS0C1\td_Bacteria\n", "contig(s) of the composition have no line: 'S0C2'"),
@@ -182,13 +183,21 @@ def test_malformed_taxonomy_names_file_and_line(tiny_data, tmp_path, body, needl
 def test_malformed_taxonomy_on_the_command_line(tiny_data, tmp_path):
     bad = tmp_path / "tax.tsv"
     rows = open(tiny_data["taxonomy"]).read().splitlines()
-    rows[4] = "NOPE\td_Bacteria"
+    rows[4] = rows[3]
     bad.write_text("\n".join(rows) + "\n")
     inputs = ["--fasta", str(tiny_data["fasta"]), "--abundance_tsv", str(tiny_data["abundance"]), "--taxonomy", str(bad)]
     proc = taxometer(tiny_data, tmp_path / "o", "--teacher", "cnn", inputs=inputs)
     assert proc.returncode == 2
-    assert f"{bad}, line 5: contig 'NOPE' is not among" in proc.stderr
+    assert f"{bad}, line 5: contig {rows[3].split(chr(9))[0]!r} already given on line 4" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_label_lines_of_unknown_contigs_are_skipped(tmp_path):
+    from taxometer_kd.inputs import check_taxonomy_file
+
+    path = tmp_path / "tax.tsv"
+    path.write_text("contigs\tpredictions\nS0C1\td_Bacteria\nNOPE\td_Bacteria\nS0C2\t\n")
+    assert check_taxonomy_file(path, ["S0C1", "S0C2"]) == 1
 
 
 def test_taxometer_g_and_abstain_modes(tiny_data, tmp_path):

@@ -30,7 +30,7 @@ def test_other_subcommands_untouched(sub):
 
 def test_environment_variable_switches_it_off():
     out = run_cmd(["vamb", "taxometer", "--help"], env={"TAXOMETER_KD_DISABLE": "1"}).stdout
-    assert "--teacher" not in out and "Outdir" in out or "--outdir" in out
+    assert "--teacher" not in out and "--outdir" in out
     proc = run_cmd([str(BIN / "python"), "-c", "import sys; print('taxometer_kd' in sys.modules)"],
                    env={"TAXOMETER_KD_DISABLE": "1"})
     assert proc.stdout.strip() == "False"

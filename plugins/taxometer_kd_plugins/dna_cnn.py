@@ -127,12 +127,12 @@ def build(ctx: TeacherContext) -> DNACNNTeacher:
 
 
 OPTIONS = (
-    TeacherOption("window", int, 512, "window length in bp"),
-    TeacherOption("channels", int, 64, "convolution channels"),
-    TeacherOption("dropout", float, 0.2, "dropout in the head"),
-    TeacherOption("predict-windows", int, 8, "windows per contig and strand at prediction"),
+    TeacherOption("window", int, 512, "window length in bp", low=32, high=65536),
+    TeacherOption("channels", int, 64, "convolution channels", low=1, high=1024),
+    TeacherOption("dropout", float, 0.2, "dropout in the head", low=0, high=1, high_open=True),
+    TeacherOption("predict-windows", int, 8, "windows per contig and strand at prediction", low=1, high=256),
     TeacherOption("rc", parse_bool, True, "random strand in training, both strands at prediction"),
-    TeacherOption("lr", float, 1e-3, "Adam learning rate"),
+    TeacherOption("lr", float, 1e-3, "Adam learning rate", low=0, high=1, low_open=True),
 )
 
 

@@ -120,10 +120,12 @@ def build(ctx: TeacherContext) -> CrossFitHeadTeacher:
 
 
 OPTIONS = (
-    TeacherOption("max-bp", int, 3000, "bp from the middle of each contig given to gene prediction (0: all)"),
-    TeacherOption("hidden", parse_widths, (256,), "hidden layer widths, comma separated (0: linear)"),
-    TeacherOption("folds", int, 5, "cross-fitting folds (1: one head trained on all labels)"),
-    TeacherOption("lr", float, 1e-3, "Adam learning rate of the head"),
+    TeacherOption("max-bp", int, 3000, "bp from the middle of each contig given to gene prediction (0: all)",
+                  low=0),
+    TeacherOption("hidden", parse_widths, (256,), "hidden layer widths, comma separated (0: linear)",
+                  low=1, high=16384),
+    TeacherOption("folds", int, 5, "cross-fitting folds (1: one head trained on all labels)", low=1, high=100),
+    TeacherOption("lr", float, 1e-3, "Adam learning rate of the head", low=0, high=1, low_open=True),
 )
 
 

@@ -71,11 +71,13 @@ def kmer_profiles(contigs, k: int, pseudocount: float = 0.5, log_every: float = 
 
 
 def abundance_features(ctx: TeacherContext) -> np.ndarray:
-    """Per-contig coverage features: log relative abundance per sample and log total depth."""
+    """Per-contig coverage features: log relative abundance per sample and log total depth.
+
+    Negative depths, which Vamb accepts, count as 0 here (a log needs them non-negative)."""
     ab = ctx.abundance
     if ab is None:
         raise ValueError("the kmer teacher's abundance=true needs the run's abundances")
-    ab = np.asarray(ab, dtype=np.float64)
+    ab = np.clip(np.asarray(ab, dtype=np.float64), 0.0, None)
     ab = ab * (1e6 / np.maximum(ab.sum(0, keepdims=True), 1e-12))  # samples to equal depth
     total = ab.sum(1, keepdims=True)
     rel = ab / np.maximum(total, 1e-12)
@@ -103,10 +105,11 @@ def build(ctx: TeacherContext) -> CrossFitHeadTeacher:
 
 OPTIONS = (
     TeacherOption("k", int, 4, "k-mer length", choices=(3, 4, 5, 6, 7)),
-    TeacherOption("hidden", parse_widths, (256,), "hidden layer widths, comma separated (0: linear)"),
-    TeacherOption("folds", int, 10, "cross-fitting folds (1: one head trained on all labels)"),
-    TeacherOption("dropout", float, 0.2, "dropout in the head"),
-    TeacherOption("lr", float, 1e-3, "Adam learning rate of the head"),
+    TeacherOption("hidden", parse_widths, (256,), "hidden layer widths, comma separated (0: linear)",
+                  low=1, high=16384),
+    TeacherOption("folds", int, 10, "cross-fitting folds (1: one head trained on all labels)", low=1, high=100),
+    TeacherOption("dropout", float, 0.2, "dropout in the head", low=0, high=1, high_open=True),
+    TeacherOption("lr", float, 1e-3, "Adam learning rate of the head", low=0, high=1, low_open=True),
     TeacherOption("abundance", parse_bool, True, "also give the head the contigs' coverage"),
 )
 

@@ -14,6 +14,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 import torch
+from loguru import logger
 from torch import nn
 
 from taxometer_kd.teachers.base import TeacherModel, TeacherOutput
@@ -171,6 +172,9 @@ class CrossFitHeadTeacher(TeacherModel):
             raise ValueError(f"folds must be >= 1, not {folds}")
         self.frozen = FrozenFeatures(features)
         n, d = self.frozen.shape
+        if folds > 1 and n < 50 * folds:
+            logger.warning(f"folds={folds} for {n} contigs: about {n // folds} contigs per fold; each head is "
+                           "trained on all other folds, so fewer folds train as well and faster")
         gen = torch.Generator().manual_seed(seed % (2**63))
         self.register_buffer("fold", torch.randint(folds, (n,), generator=gen))
         self.folds = folds

@@ -15,9 +15,14 @@ start-up hook in :mod:`taxometer_kd.vamb.hook`, or directly by ``taxometer-kd ta
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
+import signal
 import sys
-from collections.abc import MutableMapping
-from typing import Any, NoReturn
+import traceback
+from collections.abc import Callable, MutableMapping
+from pathlib import Path
+from typing import Any, NoReturn, Optional
 
 DISABLE_ENV = "TAXOMETER_KD_DISABLE"
 
@@ -47,6 +52,68 @@ def fail(message: str) -> NoReturn:
     sys.exit(2)
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread so that a run can clean up like on Ctrl-C."""
+
+
+def guarded_run(opt: Any, body: Callable[[], Any], log_format: Any = None) -> Any:
+    """Run a distillation run so that a failure leaves nothing half-done.
+
+    Any failure (a user error, Ctrl-C, SIGTERM, a bug) ends with one ERROR line on stderr
+    and exit status 2 (bad input or set-up), 130 (SIGINT), 143 (SIGTERM) or 1 (anything
+    else). The output folder, which Vamb created for this run (it refuses an existing one),
+    is removed, so that the same command can simply be run again; its ``log.txt`` is kept
+    beside it as ``OUTDIR.failed.log`` (with the traceback, for an unexpected error).
+    """
+    from taxometer_kd.errors import KDError
+
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def terminate(signum: int, frame: Any) -> None:
+        raise Terminated()
+
+    signal.signal(signal.SIGTERM, terminate)
+    try:
+        result = body()
+        failed_log_path(Path(opt.general.out_dir)).unlink(missing_ok=True)  # an earlier attempt's
+        return result
+    except KDError as exc:
+        clean_up_and_exit(opt.general.out_dir, str(exc), 2, exc.__cause__, log_format)
+    except KeyboardInterrupt:
+        clean_up_and_exit(opt.general.out_dir, "interrupted (SIGINT)", 130, None, log_format)
+    except Terminated:
+        clean_up_and_exit(opt.general.out_dir, "terminated (SIGTERM)", 143, None, log_format)
+    except Exception as exc:
+        message = f"unexpected error, probably a bug in taxometer-kd: {type(exc).__name__}: {exc}"
+        clean_up_and_exit(opt.general.out_dir, message, 1, exc, log_format)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def failed_log_path(out_dir: Path) -> Path:
+    return out_dir.with_name(out_dir.name + ".failed.log")
+
+
+def clean_up_and_exit(out_dir: Path, message: str, code: int, exc: Optional[BaseException], log_format: Any) -> NoReturn:
+    """Log ``message``, keep the log as ``OUTDIR.failed.log``, remove ``out_dir``, exit ``code``."""
+    from loguru import logger
+
+    out_dir = Path(out_dir)
+    kept = failed_log_path(out_dir)
+    where = f"the log is in {kept}" if (out_dir / "log.txt").is_file() else "no log was written"
+    logger.error(f"{message} ({where}; {out_dir} was removed, so the same command can be run again)")
+    logger.remove()  # closes log.txt (and stderr: re-added below for anything after)
+    logger.add(sys.stderr, format=log_format) if log_format is not None else logger.add(sys.stderr)
+    log = out_dir / "log.txt"
+    if log.is_file():
+        if exc is not None:
+            with open(log, "a") as fh:
+                fh.write("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
+        os.replace(log, kept)
+    shutil.rmtree(out_dir, ignore_errors=True)
+    sys.exit(code)
+
+
 def install(namespace: MutableMapping[str, Any]) -> None:
     """Wrap the functions of a ``vamb.__main__`` namespace (idempotent)."""
     if namespace.get("_taxometer_kd_installed", False):
@@ -71,9 +138,22 @@ def install(namespace: MutableMapping[str, Any]) -> None:
 
         try:
             kd = KDOptions.from_args(args)
+            if kd is not None and getattr(args, "taxonomy", None) is not None:
+                from taxometer_kd.inputs import check_taxonomy_header
+
+                check_taxonomy_header(args.taxonomy)
         except KDError as exc:
             fail(f"vamb taxometer: {exc}")
-        opt = original_from_args(cls, args)
+        if kd is None:
+            opt = original_from_args(cls, args)
+        else:  # Vamb's own checks of the command line, as one line instead of a traceback
+            try:
+                opt = original_from_args(cls, args)
+            except FileExistsError as exc:
+                fail(f"vamb taxometer: --outdir {exc} already exists; Vamb writes into a new folder: "
+                     "remove it or choose another")
+            except (ValueError, OSError, argparse.ArgumentTypeError) as exc:
+                fail(f"vamb taxometer: {exc}")
         opt.kd = kd
         return opt
 
@@ -81,13 +161,9 @@ def install(namespace: MutableMapping[str, Any]) -> None:
         kd = getattr(opt, "kd", None)
         if kd is None:
             return original_run(opt)
-        from taxometer_kd.errors import KDError
         from taxometer_kd.run import run_distillation
 
-        try:
-            return run_distillation(opt, kd, vamb_main)
-        except KDError as exc:
-            fail(str(exc))
+        return guarded_run(opt, lambda: run_distillation(opt, kd, vamb_main), namespace.get("format_log"))
 
     namespace["add_predictor_arguments"] = add_predictor_arguments
     options_class.from_args = classmethod(from_args)

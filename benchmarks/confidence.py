@@ -1,8 +1,10 @@
 """The labellers' own confidence in the benchmark.
 
 A data set may hold, beside ``labels/<labeller>.tsv``, the labeller's per-contig confidence
-``labels/<labeller>.confidence.tsv`` (``contigs<TAB>confidence``, what ``taxometer-kd labels
-... --confidence-out`` writes; read with :func:`taxometer_kd.labels.confidence.read_confidence`).
+``labels/<labeller>.confidence.tsv`` or ``labels/confidence/<labeller>.tsv`` (the layout
+``benchmarks.labellers --labels`` writes) (``contigs<TAB>confidence``, what ``taxometer-kd
+labels ... --confidence-out`` writes; read with
+:func:`taxometer_kd.labels.confidence.read_confidence`).
 For each labeller that has one the benchmark adds
 
 - the method "taxometer-kd (T) + confidence": the main kd run with ``--label-confidence FILE``
@@ -39,12 +41,14 @@ def is_confidence_file(path: Path) -> bool:
 
 
 def confidence_files(labels: Mapping[str, Path]) -> dict[str, Path]:
-    """``labels/<labeller>.confidence.tsv`` beside each labeller's file, where it exists."""
+    """Each labeller's confidence file, where it has one: ``labels/<labeller>.confidence.tsv``
+    beside its labels, else ``labels/confidence/<labeller>.tsv``."""
     out = {}
     for name, path in labels.items():
-        conf = path.with_name(name + SUFFIX)
-        if conf.is_file():
-            out[name] = conf
+        for conf in (path.with_name(name + SUFFIX), path.parent / "confidence" / f"{name}.tsv"):
+            if conf.is_file():
+                out[name] = conf
+                break
     return out
 
 

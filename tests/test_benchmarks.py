@@ -440,7 +440,12 @@ def test_confidence_in_the_benchmark_plan_and_baselines(tmp_path):
     (data / "labels" / "synthetic.confidence.tsv").rename(tmp_path / "conf.tsv")
     none = run_cmd(base + ["--name", "dry", "--dry-run", "--subset", "100"], cwd=ROOT, check=True, timeout=300)
     assert off.stdout == none.stdout and "labeller confidence" not in none.stdout and "-confidence seed" not in none.stdout
-    (tmp_path / "conf.tsv").rename(data / "labels" / "synthetic.confidence.tsv")
+    # the layout benchmarks.labellers writes, labels/confidence/<labeller>.tsv, is found too
+    (data / "labels" / "confidence").mkdir()
+    (tmp_path / "conf.tsv").rename(data / "labels" / "confidence" / "synthetic.tsv")
+    other = run_cmd(base + ["--name", "dry", "--dry-run", "--subset", "100"], cwd=ROOT, check=True, timeout=300)
+    assert other.stdout == proc.stdout
+    (data / "labels" / "confidence" / "synthetic.tsv").rename(data / "labels" / "synthetic.confidence.tsv")
 
     run_cmd(base + ["--name", "conf", "--report-only"], cwd=ROOT, check=True, timeout=300)
     res = json.loads((tmp_path / "out" / "results.json").read_text())

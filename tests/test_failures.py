@@ -26,12 +26,13 @@ def vamb_run(data, out, *extra, fasta=None, abundance=None, taxonomy=None, epoch
 
 
 def one_error(proc, code=2):
-    """The run failed with ``code`` and exactly one ERROR line, no traceback; returns that line."""
+    """The run failed with ``code`` and exactly one ERROR line, no traceback; returns the
+    message (that line and the lines that continue it)."""
     assert proc.returncode == code, proc.stderr[-3000:]
     assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
     errors = [line for line in proc.stderr.splitlines() if "ERROR" in line]
     assert len(errors) == 1, proc.stderr[-3000:]
-    return errors[0]
+    return proc.stderr[proc.stderr.index(errors[0]):]
 
 
 def assert_cleaned_up(out):
@@ -335,3 +336,23 @@ def test_existing_outdir_is_one_error(tiny_data, tmp_path):
     line = one_error(vamb_run(tiny_data, tmp_path / "o", "--teacher", "default"))
     assert "already exists" in line
     assert (tmp_path / "o").is_dir()  # not ours: left alone
+
+
+@pytest.mark.parametrize("case", ["offline", "nonexistent", "empty folder", "pickle only"])
+def test_genomeocean_checkpoint_problems_are_one_error_before_vamb_starts(tiny_data, tmp_path, case):
+    env = {"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}
+    folder = tmp_path / "GO-500M"
+    option = []
+    if case == "nonexistent":
+        option = ["--teacher-option", "path=/nonexistent/GO-500M"]
+    elif case != "offline":
+        folder.mkdir()
+        if case == "pickle only":
+            (folder / "pytorch_model.bin").write_bytes(b"\x80\x02}q\x00.")
+        option = ["--teacher-option", f"path={folder}"]
+    out = tmp_path / "o"
+    line = one_error(vamb_run(tiny_data, out, "--teacher", "genomeocean-500m", *option, env=env))
+    needle = {"offline": "pGenomeOcean/GenomeOcean-500M is not available", "nonexistent": "no such directory",
+              "empty folder": "config.json is missing", "pickle only": "only PyTorch pickle weights"}[case]
+    assert needle in line and "Traceback" not in line
+    assert not out.exists() and not out.with_name("o.failed.log").exists()  # refused before Vamb started

@@ -201,8 +201,9 @@ def write_report(results: dict[str, Any], out: Path) -> Path:
         add("No run failed.\n")
     add("Files: `results.json` (everything), `summary.csv` (mean/sd/min/max over seeds per labeller, method, rank, "
         "cut, subset), `metrics.csv` (per run), `runs.csv` (status, command, stage times, wall time, peak RSS), "
-        "`timings.csv`, `pr_curves.csv`, `transitions.csv` (per seed), `calibration.csv` (ECE and precision at "
-        "each cut, over seeds), `reliability.csv` (the reliability diagrams' bins, mean over seeds)"
+        "`timings.csv`, `pr_curves.csv`, `transitions.csv` (per seed)"
+        + (", `calibration.csv` (ECE and precision at each cut, over seeds), `reliability.csv` (the reliability "
+           "diagrams' bins, mean over seeds)" if "calibration_summary" in results else "")
         + (", `confidence.csv` (the confidence sweep)" if conf.get("labellers") else "") + ", `figures/`.\n")
     path = out / "report.md"
     path.write_text("\n".join(L))

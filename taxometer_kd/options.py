@@ -80,6 +80,10 @@ FLAGS: tuple[Flag, ...] = (
          "relative to a taxon label", metavar="W", type=float),
     Flag("--student-input", "student_input", "tnf", "student features: TNF (Taxometer) or the teacher's "
          "embeddings (Taxometer_G)", choices=STUDENT_INPUTS),
+    Flag("--label-confidence", "label_confidence", None, "the labeller's confidence in each label "
+         "(contigs<TAB>confidence in [0, 1], as `taxometer-kd labels --confidence-out` writes it): a label of "
+         "confidence c counts as itself with weight c and as its parent taxon with weight 1-c", metavar="FILE",
+         type=Path),
     Flag("--kd-precision", "precision", "auto", "precision of the training forward passes; auto: bfloat16 "
          "autocast where the device multiplies bf16 in hardware (CUDA with native bf16, CPUs with AMX), "
          "else float32", choices=PRECISIONS),
@@ -107,6 +111,7 @@ class KDOptions:
     abstain: str = _default("abstain")
     abstain_weight: float = _default("abstain_weight")
     precision: str = _default("precision")
+    label_confidence: Optional[Path] = None
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Optional["KDOptions"]:
@@ -153,6 +158,8 @@ class KDOptions:
             raise KDError(f"--teacher-lr must be a positive number, not {self.teacher_lr}")
         if self.teacher_fasta is not None and not Path(self.teacher_fasta).is_file():
             raise KDError(f"--teacher-fasta: no such file: {self.teacher_fasta}")
+        if self.label_confidence is not None and not Path(self.label_confidence).is_file():
+            raise KDError(f"--label-confidence: no such file: {self.label_confidence}")
         if self.cache_dir is not None and Path(self.cache_dir).exists() and not Path(self.cache_dir).is_dir():
             raise KDError(f"--teacher-cache: {self.cache_dir} exists and is not a directory")
 

@@ -33,7 +33,7 @@ from taxometer_kd.options import KDOptions
 from taxometer_kd.teachers.base import TeacherContext, TeacherModel
 from taxometer_kd.training import device as devices
 from taxometer_kd.training.data import TrainData, build_student, make_train_data
-from taxometer_kd.training.label_space import LabelSpace, build_label_space
+from taxometer_kd.training.label_space import LabelSpace, apply_confidence, build_label_space
 from taxometer_kd.training.predict import predict_probabilities, write_predictions
 from taxometer_kd.training.trainer import train_jointly
 
@@ -147,6 +147,17 @@ def labels(run: Run) -> None:
             f"abstentions for the {'teacher' if kd.abstain == 'teacher' else 'teacher and student'} "
             f"(weight {kd.abstain_weight})"
         )
+    if kd.label_confidence is not None:
+        from taxometer_kd.labels.confidence import read_confidence
+
+        confidence = read_confidence(kd.label_confidence, run.composition.metadata.identifiers, skip_unknown=True)
+        changed = apply_confidence(space, confidence, kd.abstain, kd.abstain_weight)
+        labelled = (space.targets != 0) & np.isfinite(confidence)
+        median = float(np.median(confidence[labelled])) if labelled.any() else float("nan")
+        logger.info(
+            f"\tLabel confidence from {kd.label_confidence}: {changed} labels below 1 (median {median:.3f} "
+            f"over labelled contigs; {int(np.isnan(confidence).sum())} contigs without a value keep their weight)"
+        )
 
 
 def teacher(run: Run) -> None:
@@ -200,6 +211,8 @@ def student(run: Run) -> None:
     run.data = make_train_data(
         abundance, run.composition.matrix, run.composition.metadata.lengths, space.targets, len(space.nodes),
         run.device, features, space.teacher_targets, space.teacher_weights,
+        mixture={k: getattr(space, k) for k in ("target_weights", "alt_targets", "alt_weights",
+                                                 "teacher_alt_targets", "teacher_alt_weights")},
     )
 
 

@@ -14,7 +14,7 @@ from taxometer_kd.labels.lines import iter_lines, where
 CONFIDENCE_HEADER = "contigs\tconfidence"
 
 
-def read_confidence(path: Path | str, identifiers: Sequence[str]) -> np.ndarray:
+def read_confidence(path: Path | str, identifiers: Sequence[str], skip_unknown: bool = False) -> np.ndarray:
     """The confidence of each contig of ``identifiers``, as float32, in that order.
 
     The file is what ``taxometer-kd labels`` writes: the header ``contigs<TAB>confidence``,
@@ -26,8 +26,9 @@ def read_confidence(path: Path | str, identifiers: Sequence[str]) -> np.ndarray:
 
     Errors (:class:`KDError`, naming the file and line): a missing or wrong header, a line
     without exactly two columns, a value that is not a number or lies outside [0, 1]
-    (NaN included), a contig listed twice, a contig not among ``identifiers``. Blank lines
-    are skipped.
+    (NaN included), a contig listed twice, a contig not among ``identifiers`` (unless
+    ``skip_unknown``: a training run skips the contigs shorter than ``-m``, as it skips their
+    label lines). Blank lines are skipped.
     """
     path = Path(path)
     row = {name: i for i, name in enumerate(identifiers)}
@@ -50,6 +51,8 @@ def read_confidence(path: Path | str, identifiers: Sequence[str]) -> np.ndarray:
             raise KDError(f"{loc}: expected 2 tab-separated columns (contig, confidence), found {len(fields)}")
         contig, text = fields[0].strip(), fields[1].strip()
         i = row.get(contig)
+        if i is None and skip_unknown:
+            continue
         if i is None:
             raise KDError(f"{loc}: contig {contig!r} is not among the run's contigs")
         seen = first_line.setdefault(contig, number)

@@ -55,6 +55,12 @@ class TrainData:
     n_classes: int
     teacher_targets: Optional[torch.Tensor] = None
     teacher_weights: Optional[torch.Tensor] = None
+    # a second target per row (a mixture: --label-confidence), with its weight
+    target_weights: Optional[torch.Tensor] = None
+    alt_targets: Optional[torch.Tensor] = None
+    alt_weights: Optional[torch.Tensor] = None
+    teacher_alt_targets: Optional[torch.Tensor] = None
+    teacher_alt_weights: Optional[torch.Tensor] = None
 
     @property
     def n(self) -> int:
@@ -71,7 +77,11 @@ def make_train_data(
     student_features: Optional[np.ndarray] = None,
     teacher_targets: Optional[np.ndarray] = None,
     teacher_weights: Optional[np.ndarray] = None,
+    mixture: Optional[dict[str, Optional[np.ndarray]]] = None,
 ) -> TrainData:
+    """Vamb's student inputs and the targets on ``device``. ``mixture`` holds the optional
+    ``target_weights``, ``alt_targets``, ``alt_weights``, ``teacher_alt_targets`` and
+    ``teacher_alt_weights`` of :func:`taxometer_kd.training.label_space.apply_confidence`."""
     loader = vamb.encode.make_dataloader(abundance, tnfs, lengths, batchsize=max(1, len(lengths)))
     depths, tnf, total, weights = loader.dataset.tensors  # type: ignore[attr-defined]
     if student_features is not None:  # Taxometer_G: embeddings replace TNF
@@ -92,4 +102,12 @@ def make_train_data(
         teacher_weights=None
         if teacher_weights is None
         else torch.as_tensor(teacher_weights, dtype=torch.float32, device=device),
+        **{k: _tensor(v, device) for k, v in (mixture or {}).items()},
     )
+
+
+def _tensor(values: Optional[np.ndarray], device: torch.device) -> Optional[torch.Tensor]:
+    if values is None:
+        return None
+    arr = np.asarray(values)
+    return torch.as_tensor(arr, dtype=torch.long if arr.dtype.kind in "iu" else torch.float32, device=device)

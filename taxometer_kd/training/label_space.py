@@ -32,6 +32,12 @@ class LabelSpace:
     """The teacher's, where they differ (labels stopping at a taxon -> its abstain leaf)."""
     teacher_weights: Optional[np.ndarray] = None
     n_abstentions: int = 0
+    # --label-confidence: each label is a mixture of two targets (see apply_confidence)
+    target_weights: Optional[np.ndarray] = None
+    alt_targets: Optional[np.ndarray] = None
+    alt_weights: Optional[np.ndarray] = None
+    teacher_alt_targets: Optional[np.ndarray] = None
+    teacher_alt_weights: Optional[np.ndarray] = None
     """Contigs whose label is read as an abstention."""
 
     def __post_init__(self) -> None:
@@ -65,6 +71,54 @@ def add_abstain_leaves(nodes: Sequence[str], table_parent: Sequence[int], target
     abstain_of = np.arange(n)
     abstain_of[internal] = n + np.arange(len(internal))
     return new_nodes, new_parents, abstain_of[np.asarray(targets)]
+
+
+def abstain_leaf_of(space: LabelSpace) -> np.ndarray:
+    """For every node, its abstain leaf (itself where it has none: Vamb's leaves)."""
+    out = np.arange(len(space.nodes))
+    for leaf in range(space.n_real, len(space.nodes)):
+        out[space.parents[leaf]] = leaf
+    return out
+
+
+def apply_confidence(space: LabelSpace, confidence: np.ndarray, abstain: str, abstain_weight: float) -> int:
+    """Read each label with the labeller's confidence ``c`` in it (``--label-confidence``).
+
+    A contig labelled down to node ``L`` with confidence ``c`` becomes a mixture of two
+    targets: ``L`` with weight ``c``, and ``L``'s parent ``P`` with weight ``1 - c``. For the
+    student, ``P`` is the label truncated by one rank (like a labeller that stops at the
+    genus); for the teacher, which reads truncated labels as abstentions, it is ``P``'s
+    abstain leaf ("this genus, but none of its known species"), with the abstention weight
+    ``W``: weights ``c * w`` and ``(1 - c) * W``. So a region of the teacher's feature space
+    where the labeller was unsure of its species (a novel species, say) teaches abstention
+    there, while one confident label among unsure neighbours is outvoted. Unlabelled contigs,
+    and contigs of unknown confidence (NaN), keep their targets. Returns how many labels
+    changed (confidence < 1).
+    """
+    c = np.nan_to_num(np.asarray(confidence, dtype=np.float64), nan=1.0)
+    vamb_targets = space.targets if abstain != "both" else None
+    parents = np.asarray(space.parents)
+    labels = np.asarray(space.teacher_targets if space.teacher_targets is not None else space.targets)
+    if vamb_targets is None:  # 'both': recover each label's own node from its abstain target
+        owner = np.arange(len(space.nodes))
+        owner[space.n_real :] = parents[space.n_real :]
+        vamb_targets = owner[labels]
+    labelled = vamb_targets != 0
+    c = np.where(labelled, c, 1.0)
+    parent = np.where(labelled, parents[vamb_targets], 0)
+    if abstain == "none":
+        teacher_alt, student_alt = parent, parent
+    else:
+        abst = abstain_leaf_of(space)
+        teacher_alt = abst[parent]
+        student_alt = teacher_alt if abstain == "both" else parent
+    space.target_weights = c
+    space.alt_targets, space.alt_weights = student_alt, 1.0 - c
+    w_t = space.teacher_weights if space.teacher_weights is not None else np.ones(len(c))
+    space.teacher_weights = w_t * c
+    space.teacher_alt_targets = teacher_alt
+    space.teacher_alt_weights = (1.0 - c) * (abstain_weight if abstain != "none" else 1.0)
+    return int((labelled & (c < 1.0)).sum())
 
 
 def build_label_space(taxonomy, abstain: str, abstain_weight: float) -> LabelSpace:

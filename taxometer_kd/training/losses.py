@@ -21,12 +21,14 @@ def distillation_step_losses(
     hier_t: torch.Tensor,
     kd_loss,
     alpha: float,
+    alt: Optional[torch.Tensor] = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """(total, student hierarchical, KD, teacher hierarchical) for one batch.
 
-    ``hier_t`` is the teacher's own (hierarchical) loss on the batch.
+    ``hier_t`` is the teacher's own (hierarchical) loss on the batch; ``alt`` an optional
+    second target per row for the student (see :class:`RowWeightedLoss`).
     """
-    hier_s = student_hier(student_logits, onehot)
+    hier_s = student_hier(student_logits, onehot) if alt is None else student_hier(student_logits, onehot, alt=alt)
     if alpha < 1.0:
         kd = kd_loss(student_logits, teacher_logits.detach())
     else:
@@ -73,17 +75,36 @@ class RowWeightedLoss:
         label_score = logits.gather(-1, index).squeeze(-1)
         return -label_score + torch.logsumexp(logits + m.tau * m.margin[labels], dim=-1)
 
-    def __call__(self, logits: torch.Tensor, onehot: torch.Tensor, mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+    def __call__(
+        self,
+        logits: torch.Tensor,
+        onehot: torch.Tensor,
+        mask: Optional[torch.Tensor] = None,
+        alt: Optional[torch.Tensor] = None,
+    ) -> torch.Tensor:
+        """Weighted mean over rows; ``alt`` (weighted one-hots like ``onehot``) adds a second
+        target to each row: the row's loss is then the weighted sum over both targets, and
+        its weight the sum of both weights."""
         w = onehot.amax(1)
         if mask is not None:
             w = w * mask
         w = w.expand(logits.shape[:-1])
         logits = logits.float()  # bf16 logits from an autocast forward: the loss in fp32
-        return (self._rows(logits, onehot) * w).sum(-1) / w.sum(-1).clamp_min(1e-12)
+        num = self._rows(logits, onehot) * w
+        if alt is None:
+            return num.sum(-1) / w.sum(-1).clamp_min(1e-12)
+        wa = alt.amax(1)
+        if mask is not None:
+            wa = wa * mask
+        wa = wa.expand(logits.shape[:-1])
+        num = num + self._rows(logits, alt) * wa
+        return num.sum(-1) / (w + wa).sum(-1).clamp_min(1e-12)
 
 
-def teacher_loss(out: TeacherOutput, onehot: torch.Tensor, hier: RowWeightedLoss) -> torch.Tensor:
+def teacher_loss(
+    out: TeacherOutput, onehot: torch.Tensor, hier: RowWeightedLoss, alt: Optional[torch.Tensor] = None
+) -> torch.Tensor:
     """The teacher's own hierarchical loss on a batch (see :class:`TeacherOutput`)."""
     if out.fit_mask is None:
-        return hier(out.fit_logits, onehot)
-    return hier(out.fit_logits, onehot, out.fit_mask).mean()
+        return hier(out.fit_logits, onehot, alt=alt)
+    return hier(out.fit_logits, onehot, out.fit_mask, alt=alt).mean()

@@ -92,10 +92,15 @@ def train_jointly(
             )
             if data.teacher_weights is not None:  # a row's weight rides on its one-hot entry
                 onehot_t = onehot_t * data.teacher_weights[idx].unsqueeze(1)
+            alt_s = alt_t = None
+            if data.alt_targets is not None:  # --label-confidence: a second, weighted target per row
+                onehot = onehot * data.target_weights[idx].unsqueeze(1)
+                alt_s = _weighted_onehot(data.alt_targets, data.alt_weights, idx, data.n_classes)
+                alt_t = _weighted_onehot(data.teacher_alt_targets, data.teacher_alt_weights, idx, data.n_classes)
             with autocast():
                 z_s = student(data.depths[idx], data.tnf[idx], data.total[idx], data.weights[idx]).float()
                 out_t = teacher.training_step(idx)
-                loss_t = teacher_loss(out_t, onehot_t, hier)
+                loss_t = teacher_loss(out_t, onehot_t, hier, alt_t)
             z_t = out_t.logits.float()
             if z_t.shape != z_s.shape:
                 raise KDError(
@@ -103,7 +108,7 @@ def train_jointly(
                     f"the student {tuple(z_s.shape)}"
                 )
             total, hs, kd, ht = distillation_step_losses(
-                z_s, z_t, onehot, hier, loss_t, kd_loss, alpha
+                z_s, z_t, onehot, hier, loss_t, kd_loss, alpha, alt_s
             )
             opt_s.zero_grad(set_to_none=True)
             if opt_t is not None:
@@ -126,3 +131,7 @@ def train_jointly(
     student.eval()
     teacher.eval()
     return history
+
+
+def _weighted_onehot(targets, weights, idx, n_classes: int) -> torch.Tensor:
+    return F.one_hot(targets[idx], num_classes=n_classes).float() * weights[idx].unsqueeze(1)

@@ -1,0 +1,132 @@
+"""--label-confidence: the labeller's confidence in training."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import vamb
+from taxometer_kd.training.label_space import LabelSpace, add_abstain_leaves, apply_confidence
+from taxometer_kd.training.losses import RowWeightedLoss
+
+from conftest import run_cmd
+from test_e2e import EPOCHS
+
+# root(0) -> G(1) -> {s1(2), s2(3)}; root -> H(4) -> s3(5)
+NODES = ["root", "G", "s1", "s2", "H", "s3"]
+PARENTS = [-1, 0, 1, 1, 0, 4]
+
+
+def _space(targets, abstain):
+    space = LabelSpace(list(NODES), list(PARENTS), np.array(targets), n_real=len(NODES))
+    if abstain == "none":
+        return space
+    space.nodes, space.parents, abst = add_abstain_leaves(NODES, PARENTS, targets)
+    # abstain leaves: root -> 6, G -> 7, H -> 8
+    space.teacher_weights = np.where(abst >= len(NODES), 2.0, 1.0)
+    if abstain == "both":
+        space.targets = abst
+    else:
+        space.teacher_targets = abst
+    return space
+
+
+def test_a_label_becomes_itself_and_its_parent():
+    # contigs: s1 (c .8), G (c .5), unlabelled (c 0: ignored), s3 (no value: NaN)
+    space = _space([2, 1, 0, 5], "teacher")
+    changed = apply_confidence(space, np.array([0.8, 0.5, 0.0, np.nan]), "teacher", 2.0)
+    assert changed == 2
+    np.testing.assert_array_equal(space.targets, [2, 1, 0, 5])  # the student's own targets stay
+    np.testing.assert_allclose(space.target_weights, [0.8, 0.5, 1.0, 1.0])
+    np.testing.assert_array_equal(space.alt_targets, [1, 0, 0, 4])  # ... and its parent taxon
+    np.testing.assert_allclose(space.alt_weights, [0.2, 0.5, 0.0, 0.0])
+    # the teacher: s1 (weight .8) + G's abstain leaf 7 (weight .2 * 2); G's abstain 7 (.5 * 2) +
+    # root's abstain 6 (.5 * 2); the unlabelled contig stays root's abstention (weight 2)
+    np.testing.assert_array_equal(space.teacher_targets, [2, 7, 6, 5])
+    np.testing.assert_allclose(space.teacher_weights, [0.8, 1.0, 2.0, 1.0])
+    np.testing.assert_array_equal(space.teacher_alt_targets[[0, 1]], [7, 6])
+    np.testing.assert_allclose(space.teacher_alt_weights, [0.4, 1.0, 0.0, 0.0])
+
+
+def test_both_and_none_modes():
+    both = _space([2, 1], "both")
+    apply_confidence(both, np.array([0.25, 1.0]), "both", 2.0)
+    np.testing.assert_array_equal(both.targets, [2, 7])
+    np.testing.assert_array_equal(both.alt_targets, [7, 6])  # the student reads abstain leaves too
+    np.testing.assert_allclose(both.alt_weights, [0.75, 0.0])
+    none = _space([3], "none")
+    apply_confidence(none, np.array([0.25]), "none", 2.0)
+    np.testing.assert_array_equal(none.alt_targets, [1])
+    np.testing.assert_array_equal(none.teacher_alt_targets, [1])
+    np.testing.assert_allclose(none.teacher_alt_weights, [0.75])
+
+
+def test_mixture_loss_hand_value():
+    """Row loss = (c * -log P(s1) + (1 - c) * -log P(G)) / (c + 1 - c)."""
+    tree = vamb.hloss_misc.Hierarchy(np.array(PARENTS))
+    hier = RowWeightedLoss("flat_softmax", tree)
+    logits = torch.tensor([[math.log(1.0), math.log(2.0), math.log(1.0)]])  # s1 .25, s2 .5, s3 .25
+    onehot = torch.nn.functional.one_hot(torch.tensor([2]), 6).float() * 0.6
+    alt = torch.nn.functional.one_hot(torch.tensor([1]), 6).float() * 0.4
+    want = (0.6 * -math.log(0.25) + 0.4 * -math.log(0.75)) / 1.0
+    assert hier(logits, onehot, alt=alt).item() == pytest.approx(want, abs=1e-5)
+    assert hier(logits, onehot / 0.6).item() == pytest.approx(-math.log(0.25), abs=1e-5)
+
+
+def _write_confidence(path, data, value_of):
+    rows = [line.split("\t") for line in open(data["truth"]).read().splitlines()[1:]]
+    path.write_text("contigs\tconfidence\n" + "".join(f"{r[0]}\t{value_of(r):.4f}\n" for r in rows))
+    return path
+
+
+def _run(data, out, *extra):
+    proc = run_cmd(["vamb", "taxometer", "--outdir", str(out), "--fasta", str(data["fasta"]),
+                    "--abundance_tsv", str(data["abundance"]), "--taxonomy", str(data["taxonomy"]),
+                    *EPOCHS, "--teacher", "default", *extra])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return (out / "results_taxometer.tsv").read_text()
+
+
+def test_full_confidence_is_the_same_run_and_other_confidence_changes_it(tiny_data, tmp_path):
+    plain = _run(tiny_data, tmp_path / "plain")
+    ones = _write_confidence(tmp_path / "ones.tsv", tiny_data, lambda r: 1.0)
+    assert _run(tiny_data, tmp_path / "ones", "--label-confidence", str(ones)) == plain
+    rng = np.random.default_rng(0)
+    some = _write_confidence(tmp_path / "some.tsv", tiny_data, lambda r: rng.uniform(0.0, 1.0))
+    assert _run(tiny_data, tmp_path / "some", "--label-confidence", str(some)) != plain
+    assert "Label confidence from" in (tmp_path / "some" / "log.txt").read_text()
+
+
+def _held_out_species_labelled(results, truth_path):
+    status = {r.split("\t")[0]: r.split("\t")[3] for r in open(truth_path).read().splitlines()[1:]}
+    n = 0
+    for line in results.splitlines()[1:]:
+        contig, lineage, _ = line.split("\t")
+        n += status[contig] == "species_held_out" and lineage.count(";") >= 6
+    return n
+
+
+def test_unconfident_labels_of_a_novel_species_leave_it_unlabelled(tiny_data, tmp_path):
+    """Where the labeller was unsure (here: the held-out species), the student stops above species."""
+    epochs = ["-pe", "15"]
+    plain = _run(tiny_data, tmp_path / "plain", *epochs)
+    conf = _write_confidence(tmp_path / "c.tsv", tiny_data, lambda r: 0.05 if r[3] == "species_held_out" else 0.95)
+    with_conf = _run(tiny_data, tmp_path / "conf", *epochs, "--label-confidence", str(conf))
+    before = _held_out_species_labelled(plain, tiny_data["truth"])
+    after = _held_out_species_labelled(with_conf, tiny_data["truth"])
+    assert before > 0 and after < 0.5 * before, (before, after)
+
+
+def test_confidence_file_errors_are_one_line(tiny_data, tmp_path):
+    bad = tmp_path / "c.tsv"
+    bad.write_text("contigs\tconfidence\nS0C1\t1.7\n")
+    proc = run_cmd(["vamb", "taxometer", "--outdir", str(tmp_path / "o"), "--fasta", str(tiny_data["fasta"]),
+                    "--abundance_tsv", str(tiny_data["abundance"]), "--taxonomy", str(tiny_data["taxonomy"]),
+                    *EPOCHS, "--teacher", "default", "--label-confidence", str(bad)])
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert f"{bad}, line 2: confidence 1.7 is outside [0, 1]" in proc.stderr
+    proc = run_cmd(["vamb", "taxometer", "--outdir", str(tmp_path / "o2"), "--fasta", str(tiny_data["fasta"]),
+                    "--abundance_tsv", str(tiny_data["abundance"]), "--taxonomy", str(tiny_data["taxonomy"]),
+                    "--label-confidence", str(bad)])
+    assert proc.returncode == 2 and "--label-confidence applies only together with --teacher NAME" in proc.stderr

@@ -34,7 +34,7 @@ from taxometer_kd.teachers.base import TeacherContext, TeacherModel
 from taxometer_kd.training import device as devices
 from taxometer_kd.training.data import TrainData, build_student, make_train_data
 from taxometer_kd.training.label_space import LabelSpace, apply_confidence, build_label_space
-from taxometer_kd.training.predict import predict_probabilities, write_predictions
+from taxometer_kd.training.predict import iter_probabilities, write_predictions
 from taxometer_kd.training.trainer import train_jointly
 
 
@@ -178,6 +178,9 @@ def teacher(run: Run) -> None:
         nodes=space.nodes,
         parents=space.parents,
         targets=space.targets,
+        # frozen features in bf16 where training casts them to bf16 anyway (not for Taxometer_G,
+        # whose student reads the features themselves)
+        feature_dtype=torch.bfloat16 if run.precision == "bfloat16" and kd.student_input == "tnf" else torch.float32,
     )
     t0 = time.time()
     logger.info(f"\tPreparing teacher {kd.teacher} ({len(run.contigs)} contigs from {run.contigs.fasta})")
@@ -246,12 +249,11 @@ def outputs(run: Run) -> None:
         return student(data.depths[idx], data.tnf[idx], data.total[idx], data.weights[idx])
 
     # abstain leaves (appended after Vamb's nodes) are not written: their mass stays in their parent
-    n, real = space.n_real, space.nodes[: space.n_real]
-    meta = run.composition.metadata
-    probs_s = predict_probabilities(student_logits, student.pred_fn, data.n, bs, run.device, "student")[:, :n]
-    probs_t = predict_probabilities(teacher.predict, student.pred_fn, data.n, bs, run.device, "teacher")[:, :n]
-    write_predictions(out_dir / "results_teacher.tsv", probs_t, real, run.opt.softmax_threshold, meta)
-    write_predictions(out_dir / "results_taxometer.tsv", probs_s, real, run.opt.softmax_threshold, meta)
+    real, names, threshold = space.nodes[: space.n_real], run.composition.metadata.identifiers, run.opt.softmax_threshold
+    for path, logits, what in ((out_dir / "results_teacher.tsv", teacher.predict, "teacher"),
+                               (out_dir / "results_taxometer.tsv", student_logits, "student")):
+        batches = iter_probabilities(logits, student.pred_fn, data.n, bs, run.device, what)
+        write_predictions(path, batches, real, threshold, names)
     logger.info(f"Wrote {out_dir / 'results_taxometer.tsv'} (student) and {out_dir / 'results_teacher.tsv'} (teacher)")
     logger.info(f"Completed taxonomy predictions in {round(time.time() - run.begin, 2)} seconds.")
 

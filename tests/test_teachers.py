@@ -81,27 +81,87 @@ def _problem(n=120, seed=0):
     return nodes, parents, feats, data
 
 
-def _train(folds, flip_first):
+def _train(folds, flip_first, train_heads=None):
     nodes, parents, feats, data = _problem()
     if flip_first:
         data.targets[0] = 4 if data.targets[0] != 4 else 3
     torch.manual_seed(0)
     student = vamb.taxvamb_encode.VAMB2Label(2, len(nodes), nodes, parents, nhiddens=[8])
-    teacher = CrossFitHeadTeacher(feats, student.nlabels, hidden=(8,), folds=folds, seed=3, learning_rate=1e-2)
+    teacher = CrossFitHeadTeacher(feats, student.nlabels, hidden=(8,), folds=folds, seed=3, learning_rate=1e-2,
+                                  train_heads=train_heads)
     kd = registry.get_loss("kl").factory(4.0)
     train_jointly(student, teacher, data, kd, 0.3, nepochs=4, batchsize=32, seed=5)
     teacher.eval()
     return teacher.predict(torch.arange(3))
 
 
-def test_cross_fitting_keeps_a_contigs_own_label_out_of_its_logits():
-    a, b = _train(folds=4, flip_first=False), _train(folds=4, flip_first=True)
+@pytest.mark.parametrize("train_heads", [None, 1, 2])
+def test_cross_fitting_keeps_a_contigs_own_label_out_of_its_logits(train_heads):
+    a, b = _train(4, False, train_heads), _train(4, True, train_heads)
     assert torch.equal(a[0], b[0])  # contig 0's logits never saw contig 0's label
     # the test can fail: without cross-fitting the label does reach them
     c, d = _train(folds=1, flip_first=False), _train(folds=1, flip_first=True)
     assert not torch.equal(c[0], d[0])
 
 
+def test_grouped_mlp_slots_equal_the_members_outputs():
+    torch.manual_seed(0)
+    g = GroupedMLP(4, 6, (8,), 5, dropout=0.0)
+    x = torch.randn(11, 6)
+    member = torch.tensor([3, 0, 0, 2, 1, 3, 3, 0, 2, 2, 1])
+    dense = g(x)  # 4 x 11 x 5
+    want = dense[member, torch.arange(11)]
+    assert torch.allclose(g.forward_slots(x, member), want, atol=1e-5)
+
+
+def test_sampled_learners_are_other_heads_and_cover_them():
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    teacher = CrossFitHeadTeacher(rng.normal(size=(500, 3)).astype(np.float32), 4, hidden=(8,), folds=5,
+                                  train_heads=1)
+    seen = torch.zeros(5, 5, dtype=torch.long)  # own fold x learner head
+    calls = []
+    real = teacher.heads.forward_slots
+    teacher.heads.forward_slots = lambda x, member: calls.append(member) or real(x, member)
+    idx = torch.arange(500)
+    for _ in range(20):
+        out = teacher.training_step(idx)
+        assert out.logits.shape == (500, 4) and out.fit_logits.shape == (1, 500, 4) and out.fit_mask is None
+        member = calls[-1]
+        assert torch.equal(member[:500], teacher.fold[idx])  # own heads give the distillation logits
+        seen[teacher.fold[idx], member[500:]] += 1
+    assert seen.diagonal().sum() == 0  # a head never learns from its own fold
+    off = seen[~torch.eye(5, dtype=torch.bool)]
+    assert (off > 0).all()  # every other head does
+
+
+@pytest.mark.parametrize("train_heads", [None, 1])
+def test_bf16_feature_storage_trains_bit_for_bit_the_same(train_heads):
+    """Stored standardised in bf16, frozen features give the very same bf16-autocast training."""
+    runs = []
+    for dtype in (torch.float32, torch.bfloat16):
+        nodes, parents, feats, data = _problem()
+        torch.manual_seed(0)
+        student = vamb.taxvamb_encode.VAMB2Label(2, len(nodes), nodes, parents, nhiddens=[8])
+        teacher = CrossFitHeadTeacher(feats, student.nlabels, hidden=(8,), folds=4, seed=3, learning_rate=1e-2,
+                                      feature_dtype=dtype, train_heads=train_heads)
+        hist = train_jointly(student, teacher, data, registry.get_loss("kl").factory(4.0), 0.3, nepochs=3,
+                             batchsize=32, seed=5, precision="bfloat16")
+        runs.append((hist, [p.detach().clone() for p in student.parameters()], teacher))
+    (h32, p32, t32), (h16, p16, t16) = runs
+    assert t16.frozen.matrix.dtype == torch.bfloat16 and t16.frozen.matrix.element_size() == 2
+    assert [(h["student_ce"], h["kd"], h["teacher_ce"]) for h in h32] == [(h["student_ce"], h["kd"], h["teacher_ce"]) for h in h16]
+    assert all(torch.equal(a, b) for a, b in zip(p32, p16))
+    # outside autocast (final predictions) the bf16 rounding shows, a little
+    t32.eval(), t16.eval()
+    a, b = t32.predict(torch.arange(120)), t16.predict(torch.arange(120))
+    assert torch.allclose(a, b, atol=0.05) and not torch.equal(a, b)
+
+
+def test_train_heads_range():
+    feats = np.zeros((20, 2), dtype=np.float32)
+    with pytest.raises(ValueError, match="between 1 and folds - 1 = 3"):
+        CrossFitHeadTeacher(feats, 3, folds=4, train_heads=4)
 def test_cross_fit_teacher_learns_from_neighbours():
     nodes, parents, feats, data = _problem(n=400)
     torch.manual_seed(0)

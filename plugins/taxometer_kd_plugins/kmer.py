@@ -49,19 +49,20 @@ def kmer_counts(seq: bytes, k: int, canon: np.ndarray, n_canon: int) -> np.ndarr
     return np.bincount(canon[idx], minlength=n_canon).astype(np.float64)
 
 
-def kmer_profiles(contigs, k: int, pseudocount: float = 0.5, log_every: float = 10.0) -> np.ndarray:
+def kmer_profiles(contigs, k: int, pseudocount: float = 0.5, log_every: float = 10.0, extra_columns: int = 0) -> np.ndarray:
     """Centred log-ratio transformed canonical k-mer frequencies, one row per contig.
 
     ``contigs`` yields ``(row, DNA)`` (:class:`taxometer_kd.teachers.base.Contigs`), in one
-    streamed pass."""
+    streamed pass. ``extra_columns`` more (uninitialised) columns are allocated at the end,
+    for the caller's own features, so that no second full-size array is needed."""
     canon, n_canon = canonical_index(k)
-    out = np.empty((len(contigs), n_canon), dtype=np.float32)
+    out = np.empty((len(contigs), n_canon + extra_columns), dtype=np.float32)
     t0 = last = time.time()
     nbases = 0
     for i, seq in contigs:
         counts = kmer_counts(seq, k, canon, n_canon) + pseudocount
         logf = np.log(counts / counts.sum())
-        out[i] = logf - logf.mean()
+        out[i, :n_canon] = logf - logf.mean()
         nbases += len(seq)
         now = time.time()
         if now - last > log_every:
@@ -88,10 +89,11 @@ def build(ctx: TeacherContext) -> CrossFitHeadTeacher:
     o = ctx.options
     k = int(o["k"])
     t0 = time.time()
-    feats = kmer_profiles(ctx.contigs, k)
-    logger.info(f"\t{k}-mer profiles ({feats.shape[1]} canonical k-mers) of {len(feats)} contigs in {time.time() - t0:.1f} s")
-    if o["abundance"]:
-        feats = np.hstack([feats, abundance_features(ctx)])
+    coverage = abundance_features(ctx) if o["abundance"] else np.zeros((ctx.n_contigs, 0), dtype=np.float32)
+    feats = kmer_profiles(ctx.contigs, k, extra_columns=coverage.shape[1])
+    feats[:, feats.shape[1] - coverage.shape[1] :] = coverage
+    logger.info(f"\t{k}-mer profiles ({feats.shape[1] - coverage.shape[1]} canonical k-mers) of {len(feats)} contigs "
+                f"in {time.time() - t0:.1f} s")
     return CrossFitHeadTeacher(
         feats,
         ctx.n_outputs,
@@ -100,6 +102,8 @@ def build(ctx: TeacherContext) -> CrossFitHeadTeacher:
         folds=int(o["folds"]),
         seed=ctx.seed,
         learning_rate=float(o["lr"]),
+        feature_dtype=ctx.feature_dtype,
+        train_heads=min(int(o["train-heads"]), max(int(o["folds"]) - 1, 1)),
     )
 
 
@@ -108,6 +112,8 @@ OPTIONS = (
     TeacherOption("hidden", parse_widths, (256,), "hidden layer widths, comma separated (0: linear)",
                   low=1, high=16384),
     TeacherOption("folds", int, 10, "cross-fitting folds (1: one head trained on all labels)", low=1, high=100),
+    TeacherOption("train-heads", int, 1, "heads a contig trains at each step, drawn among the folds-1 that may "
+                  "learn from it (folds-1: every one, the slower form of taxometer-kd 0.1)", low=1, high=99),
     TeacherOption("dropout", float, 0.2, "dropout in the head", low=0, high=1, high_open=True),
     TeacherOption("lr", float, 1e-3, "Adam learning rate of the head", low=0, high=1, low_open=True),
     TeacherOption("abundance", parse_bool, True, "also give the head the contigs' coverage"),

@@ -77,6 +77,9 @@ class TeacherContext:
     """Parent index of every node (the root's is -1)."""
     targets: Optional[np.ndarray] = None
     """Each contig's initial label as a node index (0 = root: unlabelled)."""
+    feature_dtype: torch.dtype = torch.float32
+    """The dtype frozen features may be stored in without changing training: bfloat16 when
+    training runs under bf16 autocast (see :class:`taxometer_kd.FrozenFeatures`), else float32."""
 
     @property
     def identifiers(self) -> Sequence[str]:

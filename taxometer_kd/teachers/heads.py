@@ -35,14 +35,22 @@ def mlp(n_in: int, hidden: Sequence[int], n_out: int, dropout: float = 0.2) -> n
 class FrozenFeatures(nn.Module):
     """A frozen per-contig feature matrix, standardised per column as rows are looked up.
 
-    The matrix is held once, as given (shared with the caller's float32 array; a teacher's
-    cached embeddings are the biggest thing in a run: 1M contigs x 1536 is 5.7 GiB), with
-    the column means and sds; ``rows(indices)`` returns the standardised rows of a batch,
-    the same values a standardised copy would hold, without the copy.
+    With ``dtype=torch.float32`` the matrix is held once, as given (shared with the caller's
+    float32 array; a teacher's cached embeddings are the biggest thing in a run: 1M contigs
+    x 1536 is 5.7 GiB), with the column means and sds; ``rows(indices)`` returns the
+    standardised rows of a batch, the same values a standardised copy would hold.
+
+    With ``dtype=torch.bfloat16`` (for training under bf16 autocast) the standardised
+    values are computed once, in float32 exactly as ``rows`` would, and stored in bf16: half
+    the memory, and the very values the head's first matrix product sees under autocast,
+    which casts its input to bf16 anyway. Training is then bit for bit the same; only
+    float32 work outside autocast (the teacher's final predictions) sees the bf16 rounding.
     """
 
-    def __init__(self, features: np.ndarray, standardise: bool = True):
+    def __init__(self, features: np.ndarray, standardise: bool = True, dtype: torch.dtype = torch.float32):
         super().__init__()
+        if dtype not in (torch.float32, torch.bfloat16):
+            raise ValueError(f"frozen features are stored in float32 or bfloat16, not {dtype}")
         arr = np.asarray(features)
         if arr.ndim != 2:
             raise ValueError(f"features must be a 2-D matrix, not shape {tuple(arr.shape)}")
@@ -66,20 +74,35 @@ class FrozenFeatures(nn.Module):
             std = (ss / max(n - 1, 1)).sqrt().clamp_min(1e-6)
         else:
             mean, std = torch.zeros(d, dtype=torch.float64), torch.ones(d, dtype=torch.float64)
+        mean32, std32 = mean.float(), std.float()
+        self.prestandardised = dtype == torch.bfloat16
+        if self.prestandardised:
+            stored = torch.empty((n, d), dtype=torch.bfloat16)
+            for a in range(0, n, step):
+                stored[a : a + step] = ((feats[a : a + step] - mean32) / std32).to(torch.bfloat16)
+            feats = stored
         self.register_buffer("matrix", feats, persistent=False)
-        self.register_buffer("mean", mean.float(), persistent=False)
-        self.register_buffer("std", std.float(), persistent=False)
+        self.register_buffer("mean", mean32, persistent=False)
+        self.register_buffer("std", std32, persistent=False)
 
     @property
     def shape(self) -> torch.Size:
         return self.matrix.shape
 
     def rows(self, indices: torch.Tensor) -> torch.Tensor:
+        if self.prestandardised:
+            return self.matrix.index_select(0, indices).float()
         return (self.matrix.index_select(0, indices) - self.mean) / self.std
 
     def standardised(self) -> torch.Tensor:
         """The whole standardised matrix (a copy; for tests and small data)."""
+        if self.prestandardised:
+            return self.matrix.float()
         return (self.matrix - self.mean) / self.std
+
+    def numpy(self) -> np.ndarray:
+        """The features as float32 (as given; standardised where stored in bf16)."""
+        return self.matrix.float().cpu().numpy() if self.prestandardised else self.matrix.cpu().numpy()
 
 
 _CHUNK_ELEMENTS = 1 << 22  # per chunk of rows: 32 MiB in float64
@@ -101,9 +124,10 @@ class EmbeddingHeadTeacher(TeacherModel):
         learning_rate: float = 1e-3,
         weight_decay: float = 1e-4,
         standardise: bool = True,
+        feature_dtype: torch.dtype = torch.float32,
     ):
         super().__init__()
-        self.frozen = FrozenFeatures(features, standardise)
+        self.frozen = FrozenFeatures(features, standardise, feature_dtype)
         self.head = mlp(self.frozen.shape[1], hidden, n_outputs, dropout)
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
@@ -112,7 +136,7 @@ class EmbeddingHeadTeacher(TeacherModel):
         return self.head(self.frozen.rows(indices))
 
     def embeddings(self) -> Optional[np.ndarray]:
-        return self.frozen.matrix.cpu().numpy()
+        return self.frozen.numpy()
 
 
 class GroupedMLP(nn.Module):
@@ -132,9 +156,7 @@ class GroupedMLP(nn.Module):
         self.act = nn.LeakyReLU()
         self.p = dropout
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(B x n_in) -> (k x B x n_out)."""
-        h = x.unsqueeze(0).expand(self.weights[0].shape[0], -1, -1)
+    def _layers(self, h: torch.Tensor) -> torch.Tensor:
         last = len(self.weights) - 1
         for i, (w, b) in enumerate(zip(self.weights, self.biases)):
             h = torch.baddbmm(b, h, w)
@@ -143,17 +165,45 @@ class GroupedMLP(nn.Module):
                 h = fastops.dropout(self.act(h), self.p, self.training, shared_leading=1)
         return h
 
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B x n_in) -> (k x B x n_out): every row through every member."""
+        return self._layers(x.unsqueeze(0).expand(self.weights[0].shape[0], -1, -1))
+
+    def forward_slots(self, x: torch.Tensor, member: torch.Tensor) -> torch.Tensor:
+        """(S x n_in), (S,) -> (S x n_out): row ``s`` through member ``member[s]`` only.
+
+        The rows are grouped by member into one padded ``k x M x n_in`` batch (``M`` the
+        largest group; one host sync to read it), so the cost is that of about ``S`` rows,
+        not ``k * S``."""
+        k = self.weights[0].shape[0]
+        order = torch.argsort(member, stable=True)
+        counts = torch.bincount(member, minlength=k)
+        starts = torch.cumsum(counts, 0) - counts
+        grouped = member[order]
+        pos = torch.arange(len(member), device=member.device) - starts[grouped]
+        h = x.new_zeros(k, int(counts.max()), x.shape[1])
+        h[grouped, pos] = x[order]
+        out = self._layers(h)[grouped, pos]
+        return out[torch.argsort(order)]
+
 
 class CrossFitHeadTeacher(TeacherModel):
     """Heads over frozen per-contig features, cross-fitted so that no contig's own label
     reaches the logits it is distilled from.
 
-    The contigs are split at random into ``folds`` folds; head ``k`` is trained on every
-    contig outside fold ``k`` and gives the logits of the contigs inside it. A teacher
-    trained on the very labels the student sees would, with enough capacity, memorise
-    them, noise included, and distil the noisy labels back. Out-of-fold logits say instead
-    what a contig's neighbours in the teacher's feature space were labelled: where those
-    disagree, or stop above species, the teacher is unsure, and so is the student.
+    The contigs are split at random into ``folds`` folds; head ``k`` gives the logits of the
+    contigs inside fold ``k`` and learns only from contigs outside it. A teacher trained on
+    the very labels the student sees would, with enough capacity, memorise them, noise
+    included, and distil the noisy labels back. Out-of-fold logits say instead what a
+    contig's neighbours in the teacher's feature space were labelled: where those disagree,
+    or stop above species, the teacher is unsure, and so is the student.
+
+    ``train_heads``: how many of the ``folds - 1`` heads that may learn from a contig do so
+    at each step, drawn at random per contig and step. With ``folds - 1`` every row goes
+    through every head (``folds`` output layers per row, more than the student costs); with
+    1 (the default) a row goes through two heads only, its own (for its distillation
+    logits) and one that learns from it: over the epochs every head still sees every
+    contig outside its fold, and the guarantee is the same.
     """
 
     def __init__(
@@ -166,11 +216,16 @@ class CrossFitHeadTeacher(TeacherModel):
         seed: int = 0,
         learning_rate: float = 1e-3,
         weight_decay: float = 1e-4,
+        feature_dtype: torch.dtype = torch.float32,
+        train_heads: Optional[int] = None,
     ):
         super().__init__()
         if folds < 1:
             raise ValueError(f"folds must be >= 1, not {folds}")
-        self.frozen = FrozenFeatures(features)
+        train_heads = folds - 1 if train_heads is None else train_heads
+        if folds > 1 and not 1 <= train_heads <= folds - 1:
+            raise ValueError(f"train-heads must be between 1 and folds - 1 = {folds - 1}, not {train_heads}")
+        self.frozen = FrozenFeatures(features, dtype=feature_dtype)
         n, d = self.frozen.shape
         if folds > 1 and n < 50 * folds:
             logger.warning(f"folds={folds} for {n} contigs: about {n // folds} contigs per fold; each head is "
@@ -178,17 +233,27 @@ class CrossFitHeadTeacher(TeacherModel):
         gen = torch.Generator().manual_seed(seed % (2**63))
         self.register_buffer("fold", torch.randint(folds, (n,), generator=gen))
         self.folds = folds
+        self.train_heads = train_heads
         self.heads = GroupedMLP(folds, d, hidden, n_outputs, dropout)
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
+
+    @property
+    def dense(self) -> bool:
+        """Every row through every head (one head, or every other head trains on each row)."""
+        return self.folds == 1 or self.train_heads == self.folds - 1
 
     def _own(self, all_logits: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
         return all_logits[self.fold[indices], torch.arange(len(indices), device=indices.device)]
 
     def forward(self, indices: torch.Tensor) -> torch.Tensor:
-        return self._own(self.heads(self.frozen.rows(indices)), indices)
+        if self.dense:
+            return self._own(self.heads(self.frozen.rows(indices)), indices)
+        return self.heads.forward_slots(self.frozen.rows(indices), self.fold[indices])
 
     def training_step(self, indices: torch.Tensor) -> TeacherOutput:
+        if not self.dense:
+            return self._sampled_step(indices)
         all_logits = self.heads(self.frozen.rows(indices))
         if self.folds == 1:
             return TeacherOutput(all_logits[0], all_logits[0])
@@ -196,5 +261,18 @@ class CrossFitHeadTeacher(TeacherModel):
         heads = torch.arange(self.folds, device=indices.device).unsqueeze(1)
         return TeacherOutput(self._own(all_logits, indices), all_logits, (self.fold[indices] != heads).float())
 
+    def _sampled_step(self, indices: torch.Tensor) -> TeacherOutput:
+        """Each row through its own head and ``train_heads`` others drawn at random."""
+        b, m, k = len(indices), self.train_heads, self.folds
+        own = self.fold[indices]
+        offsets = torch.rand(b, k - 1, device=indices.device).argsort(1)[:, :m] + 1  # distinct, never 0
+        learners = (own.unsqueeze(1) + offsets) % k  # b x m, never the row's own fold
+        rows = torch.arange(b, device=indices.device)
+        x = self.frozen.rows(indices)
+        out = self.heads.forward_slots(x[torch.cat([rows, rows.repeat_interleave(m)])],
+                                       torch.cat([own, learners.reshape(-1)]))
+        fit = out[b:].view(b, m, -1).transpose(0, 1)  # m x b x C: the loss is their mean
+        return TeacherOutput(out[:b], fit)
+
     def embeddings(self) -> Optional[np.ndarray]:
-        return self.frozen.matrix.cpu().numpy()
+        return self.frozen.numpy()

@@ -105,6 +105,4 @@ def teacher_loss(
     out: TeacherOutput, onehot: torch.Tensor, hier: RowWeightedLoss, alt: Optional[torch.Tensor] = None
 ) -> torch.Tensor:
     """The teacher's own hierarchical loss on a batch (see :class:`TeacherOutput`)."""
-    if out.fit_mask is None:
-        return hier(out.fit_logits, onehot, alt=alt)
-    return hier(out.fit_logits, onehot, out.fit_mask, alt=alt).mean()
+    return hier(out.fit_logits, onehot, out.fit_mask, alt=alt).mean()  # the mean over k models, if k

@@ -330,9 +330,11 @@ class GenomeOceanBuilder(CachedFeatureBuilder):
         lr = float(ctx.options.get("head-lr", 1e-4))
         folds = int(ctx.options.get("folds", 1))
         if folds > 1:
-            teacher = CrossFitHeadTeacher(features, ctx.n_outputs, hidden=hidden, folds=folds, seed=ctx.seed, learning_rate=lr)
+            teacher = CrossFitHeadTeacher(features, ctx.n_outputs, hidden=hidden, folds=folds, seed=ctx.seed,
+                                          learning_rate=lr, feature_dtype=ctx.feature_dtype)
         else:
-            teacher = EmbeddingHeadTeacher(features, ctx.n_outputs, hidden=hidden, learning_rate=lr)
+            teacher = EmbeddingHeadTeacher(features, ctx.n_outputs, hidden=hidden, learning_rate=lr,
+                                           feature_dtype=ctx.feature_dtype)
         teacher.description = f"{self.model.name} head over frozen whole-contig embeddings"
         return teacher
 

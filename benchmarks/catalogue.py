@@ -27,7 +27,7 @@ label noise are reused), scaled up to a multi-sample catalogue of the size Vamb 
   naming a (usually related) wrong species at the same rates.
 
 Memory does not grow with the number of contigs: the genomes are made one at a time,
-contigs are written in chunks of 1,024, and a sample's plan holds 24 bytes per contig of
+contigs are written in chunks of 256, and a sample's plan holds 24 bytes per contig of
 that sample (2.4 MB for 2M contigs in 20 samples). The four files are written line by
 line in the same contig order, under temporary names renamed at the end, and
 ``catalogue.json`` (the parameters, counts, time and peak RSS) last: a catalogue with
@@ -45,14 +45,20 @@ import os
 import resource
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 import numpy as np
 
-from taxometer_kd.synthetic import _LABEL_NOISE, REFERENCE_STATUSES, _build_tree, _lineages
+from taxometer_kd.synthetic import (
+    _LABEL_NOISE,
+    REFERENCE_STATUSES,
+    _build_tree,
+    _lineages,
+)
 
-__all__ = ["make_catalogue", "default_genomes", "FILES", "MARKER", "VERSION"]
+__all__ = ["FILES", "MARKER", "VERSION", "default_genomes", "make_catalogue"]
 
 #: bumped whenever the output for the same parameters changes (a catalogue of another version is remade)
 VERSION = 1
@@ -66,7 +72,7 @@ DEFAULT_GENOME_KBP = (1500, 5000)
 #: FILL of what fits there at the mean length, so that a draw of lengths practically always fits
 FILL = 0.6
 PRESENCE = 0.7
-CHUNK = 1024
+CHUNK = 256
 _BITS = 12  # Markov lookup resolution: probabilities in steps of 1/4096
 _ASCII = np.frombuffer(b"ACGT", dtype=np.uint8)
 _COMPLEMENT = bytes.maketrans(b"ACGT", b"TGCA")
@@ -92,7 +98,7 @@ def _markov_table(model: np.ndarray) -> np.ndarray:
     return table.ravel()
 
 
-def sample_markov(rng: np.random.Generator, model: np.ndarray, n: int, chains: Optional[int] = None) -> np.ndarray:
+def sample_markov(rng: np.random.Generator, model: np.ndarray, n: int, chains: int | None = None) -> np.ndarray:
     """``n`` base codes (0-3) of an order-3 Markov chain (64 x 4 transition matrix ``model``).
 
     Runs ``chains`` chains in parallel (by default one per ~700 bases, 64 to 4096) and
@@ -204,11 +210,11 @@ def _capacity(genome_len: np.ndarray | float) -> np.ndarray:
 
 
 def default_genomes(n_contigs: int, n_samples: int, genome_kbp: tuple[float, float] = DEFAULT_GENOME_KBP) -> int:
-    """600 genomes (at least 2, at most one per 100 contigs), more where they could not hold
+    """600 genomes (at least 3, at most one per 100 contigs), more where they could not hold
     ``n_contigs`` contigs in ``n_samples`` samples (with a 25 % margin)."""
     per_pair = max(1, int(_capacity(1000 * (genome_kbp[0] + genome_kbp[1]) / 2)))
     needed = math.ceil(1.25 * n_contigs / (n_samples * PRESENCE * per_pair))
-    return max(needed, min(DEFAULT_GENOMES, max(2, math.ceil(n_contigs / 100))))
+    return max(needed, min(DEFAULT_GENOMES, max(3, math.ceil(n_contigs / 100))))
 
 
 def _allocate(rng: np.random.Generator, n: int, weight: np.ndarray, cap: np.ndarray) -> np.ndarray:
@@ -280,7 +286,7 @@ class _Labeller:
 
 def _plan(seed: int, n_contigs: int, n_samples: int, n_genomes: int, genome_kbp: tuple[float, float]) -> dict[str, Any]:
     """Taxonomy, genomes (species, planned length, status), abundances and contig counts."""
-    n_species = max(3, round(n_genomes / 1.8))
+    n_species = max(3, round(n_genomes / 1.8))  # <= n_genomes: at least 3 genomes
     n_genera = max(2, round(n_species / 2.5))
     names, parents, models = _build_tree(_rng(seed, _TREE), n_genera, n_species)
     lineages = _lineages(names, parents)
@@ -337,7 +343,7 @@ def make_catalogue(
     *,
     n_samples: int = 20,
     seed: int = 0,
-    n_genomes: Optional[int] = None,
+    n_genomes: int | None = None,
     genome_kbp: tuple[float, float] = DEFAULT_GENOME_KBP,
     line_width: int = 80,
     log: Callable[[str], None] = lambda msg: None,
@@ -351,8 +357,8 @@ def make_catalogue(
         raise ValueError(f"genome sizes must be at least 20 kbp, low <= high, not {genome_kbp}")
     began = time.perf_counter()
     n_genomes = n_genomes or default_genomes(n_contigs, n_samples, genome_kbp)
-    if n_genomes < 2:
-        raise ValueError("the catalogue needs at least 2 genomes")
+    if n_genomes < 3:
+        raise ValueError("the catalogue needs at least 3 genomes")
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     (outdir / MARKER).unlink(missing_ok=True)
@@ -448,7 +454,7 @@ def make_catalogue(
     return info
 
 
-def read_info(outdir: str | Path) -> Optional[dict[str, Any]]:
+def read_info(outdir: str | Path) -> dict[str, Any] | None:
     """``catalogue.json`` of a complete catalogue in ``outdir``, else None."""
     try:
         info = json.loads((Path(outdir) / MARKER).read_text())
@@ -465,7 +471,7 @@ def _kbp_range(text: str) -> tuple[float, float]:
         raise argparse.ArgumentTypeError(f"expected LOW,HIGH in kbp, not {text!r}") from None
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.catalogue", description=__doc__.splitlines()[0])
     parser.add_argument("outdir", type=Path)
     parser.add_argument("--contigs", type=int, default=250_000, help="number of contigs (default 250000)")

@@ -10,10 +10,12 @@ For each size the catalogue (:mod:`benchmarks.catalogue`) is made, or reused, un
   :data:`benchmarks.plan.STOCK_WRAPPER`: stock Vamb, seeded);
 - ``kd``: ``vamb taxometer ... --teacher default --alpha 0.3 --temperature 4``.
 
-While a run goes, the RSS of its process and all its descendants (``VmRSS`` in
-``/proc/<pid>/status``) is sampled every ``--interval`` seconds (``rss.tsv`` in the run's
-directory), and the samples are given to stages by the timestamps of the lines of the run's
-``log.txt`` (:data:`MARKERS`): startup (Python, torch, Vamb), composition (TNF), depths,
+While a run goes, the memory of its process and all its descendants is sampled every
+``--interval`` seconds (``rss.tsv`` in the run's directory): ``VmRSS`` (``/proc/<pid>/status``)
+of a process alone, the sum of ``Pss`` (``/proc/<pid>/smaps_rollup``) while it has children
+(stock Vamb's DataLoader worker is forked: a sum of VmRSS would count the shared data
+twice; that sum is kept too, ``peak_vmrss_sum_mib``). The samples are given to stages by
+the timestamps of the lines of the run's ``log.txt`` (:data:`MARKERS`): startup (Python, torch, Vamb), composition (TNF), depths,
 labels (reading the taxonomy, the label graph; stock also builds its model and data loaders
 there), teacher (kd), training (kd: from 'Teacher ready', so the student's data too),
 prediction (and writing) and exit. Epoch times come from the 'Epoch: k' lines; the first
@@ -141,23 +143,48 @@ def _vmrss_kib(pid: int) -> int:
     return 0
 
 
-def tree_rss_kib(pid: int) -> int:
-    """VmRSS of ``pid`` and all its descendants, KiB (0 once it has exited)."""
-    total, todo, seen = 0, [pid], set()
+def _pss_kib(pid: int) -> int | None:
+    """PSS of ``pid`` (0 once it has exited; None where it cannot be read)."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as fh:
+            for line in fh:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except (FileNotFoundError, ProcessLookupError):
+        return 0
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def tree_rss_kib(pid: int) -> tuple[int, int, int]:
+    """Memory of ``pid`` and all its descendants, KiB: ``(measure, VmRSS sum, processes)``.
+
+    The measure is the VmRSS of a process alone, and the sum of the processes' PSS when it
+    has children: a forked child (stock Vamb's DataLoader worker) shares its parent's pages,
+    which a sum of VmRSS would count twice. 0 once the process has exited.
+    """
+    pids, todo = [], [pid]
     while todo:
         p = todo.pop()
-        if p in seen:
-            continue
-        seen.add(p)
-        total += _vmrss_kib(p)
-        todo += _children(p)
-    return total
+        if p not in pids:
+            pids.append(p)
+            todo += _children(p)
+    rss = [_vmrss_kib(p) for p in pids]
+    if len(pids) == 1 or not rss[0]:
+        return rss[0], rss[0], 1
+    pss = [_pss_kib(p) for p in pids]
+    measure = sum(x if x is not None else r for x, r in zip(pss, rss))
+    return measure, sum(rss), sum(r > 0 for r in rss)
 
 
 def run_sampled(cmd: list[str], env: dict[str, str], stdout: Path, stderr: Path, interval: float = 0.2) -> dict[str, Any]:
-    """Run ``cmd``, sampling its (tree's) RSS every ``interval`` s: exit status, start and end
-    (``time.time()``), wall seconds, samples ``[(time, RSS MiB)]`` and ``ru_maxrss`` (MiB)."""
+    """Run ``cmd``, sampling its tree's memory every ``interval`` s (:func:`tree_rss_kib`): exit
+    status, start and end (``time.time()``), wall seconds, samples ``[(time, MiB)]``, the
+    VmRSS sums and process counts of the samples ``[(MiB, n)]`` and ``ru_maxrss`` (MiB: the
+    largest single process, from the kernel)."""
     samples: list[tuple[float, float]] = []
+    details: list[tuple[float, int]] = []
     with open(stdout, "w") as fo, open(stderr, "w") as fe:
         t_start, t0 = time.time(), time.perf_counter()
         proc = subprocess.Popen(cmd, env=env, stdout=fo, stderr=fe, cwd=ROOT)
@@ -166,9 +193,10 @@ def run_sampled(cmd: list[str], env: dict[str, str], stdout: Path, stderr: Path,
                 pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
                 if pid:
                     break
-                now, rss = time.time(), tree_rss_kib(proc.pid)
+                now, (rss, rss_sum, nproc) = time.time(), tree_rss_kib(proc.pid)
                 if rss:
                     samples.append((now, rss / 1024))
+                    details.append((rss_sum / 1024, nproc))
                 time.sleep(interval)
         except BaseException:
             proc.kill()
@@ -177,7 +205,7 @@ def run_sampled(cmd: list[str], env: dict[str, str], stdout: Path, stderr: Path,
     wall = time.perf_counter() - t0
     proc.returncode = os.waitstatus_to_exitcode(status)
     return {"returncode": proc.returncode, "t_start": t_start, "t_end": t_start + wall, "wall_s": wall,
-            "samples": samples, "ru_maxrss_mib": usage.ru_maxrss / 1024}
+            "samples": samples, "details": details, "ru_maxrss_mib": usage.ru_maxrss / 1024}
 
 
 # ----------------------------------------------------------------------------- logs -> stages
@@ -249,6 +277,8 @@ def summarise(method: str, log_text: str, measured: dict[str, Any], epochs: int)
         "wall_s": round(wall, 3),
         "peak_rss_mib": round(max((r for _, r in measured["samples"]), default=0.0), 1),
         "ru_maxrss_mib": round(measured["ru_maxrss_mib"], 1),
+        "peak_vmrss_sum_mib": round(max((r for r, _ in measured.get("details", [])), default=0.0), 1),
+        "max_processes": max((n for _, n in measured.get("details", [])), default=1),
         "n_samples": len(measured["samples"]),
         "stages": stages, "epoch_times_s": per_epoch,
     }
@@ -387,8 +417,9 @@ def run_one(n: int, method: str, args: argparse.Namespace) -> dict[str, Any]:
     say(f"[scale] {size_label(n)} {method}: running ({rel(rdir)})")
     measured = run_sampled(cmd, env, rdir / "stdout.txt", rdir / "stderr.txt", args.interval)
     with open(rdir / "rss.tsv", "w") as fh:
-        fh.write("seconds\trss_mib\n")
-        fh.writelines(f"{t - measured['t_start']:.3f}\t{r:.1f}\n" for t, r in measured["samples"])
+        fh.write("seconds\tmib\tvmrss_sum_mib\tprocesses\n")
+        fh.writelines(f"{t - measured['t_start']:.3f}\t{r:.1f}\t{r_sum:.1f}\t{n}\n"
+                      for (t, r), (r_sum, n) in zip(measured["samples"], measured["details"]))
     log = (out / "log.txt").read_text(errors="replace") if (out / "log.txt").is_file() else ""
     ok = measured["returncode"] == 0 and (out / "results_taxometer.tsv").is_file()
     record = {

@@ -223,6 +223,17 @@ def test_rss_of_a_process_tree_is_sampled(tmp_path):
     assert all(got["t_start"] <= t <= got["t_end"] for t, _ in got["samples"])
 
 
+def test_memory_shared_with_a_forked_child_counts_once(tmp_path):
+    # like stock Vamb's DataLoader worker: a forked child sees its parent's 100 MiB
+    code = ("import os, time; x = b'x' * (100 << 20); pid = os.fork(); time.sleep(1.0); "
+            "os._exit(0) if pid == 0 else os.waitpid(pid, 0)")
+    got = scale.run_sampled([sys.executable, "-c", code], {}, tmp_path / "out", tmp_path / "err", interval=0.05)
+    both = [(r, r_sum) for (_, r), (r_sum, n) in zip(got["samples"], got["details"]) if n == 2]
+    assert both, got["details"]
+    assert max(r_sum for _, r_sum in both) >= 200  # VmRSS: both processes hold the 100 MiB
+    assert 100 <= max(r for r, _ in both) < 170  # PSS: the 100 MiB once (plus two interpreters)
+
+
 def test_sizes():
     assert [scale.parse_size(s) for s in ("250k", "1M", "1.5M", "20000")] == [250_000, 1_000_000, 1_500_000, 20_000]
     assert [scale.size_label(n) for n in (250_000, 1_000_000, 2_000_000, 1_500_000, 300)] == \

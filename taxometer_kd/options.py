@@ -84,6 +84,9 @@ FLAGS: tuple[Flag, ...] = (
          "(contigs<TAB>confidence in [0, 1], as `taxometer-kd labels --confidence-out` writes it): a label of "
          "confidence c counts as itself with weight c and as its parent taxon with weight 1-c", metavar="FILE",
          type=Path),
+    Flag("--calibration-holdout", "calibration_holdout", 0.1, "share of the contigs whose labels are held out of "
+         "training to calibrate the scores, so that a score of s means about s correct (0: Taxometer's raw "
+         "softmax scores)", metavar="F", type=float),
     Flag("--kd-precision", "precision", "auto", "precision of the training forward passes; auto: bfloat16 "
          "autocast where the device multiplies bf16 in hardware (CUDA with native bf16, CPUs with AMX), "
          "else float32", choices=PRECISIONS),
@@ -112,6 +115,7 @@ class KDOptions:
     abstain_weight: float = _default("abstain_weight")
     precision: str = _default("precision")
     label_confidence: Optional[Path] = None
+    calibration_holdout: float = _default("calibration_holdout")
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Optional["KDOptions"]:
@@ -158,6 +162,8 @@ class KDOptions:
             raise KDError(f"--teacher-lr must be a positive number, not {self.teacher_lr}")
         if self.teacher_fasta is not None and not Path(self.teacher_fasta).is_file():
             raise KDError(f"--teacher-fasta: no such file: {self.teacher_fasta}")
+        if not (math.isfinite(self.calibration_holdout) and 0.0 <= self.calibration_holdout <= 0.5):
+            raise KDError(f"--calibration-holdout must be between 0 and 0.5, not {self.calibration_holdout}")
         if self.label_confidence is not None and not Path(self.label_confidence).is_file():
             raise KDError(f"--label-confidence: no such file: {self.label_confidence}")
         if self.cache_dir is not None and Path(self.cache_dir).exists() and not Path(self.cache_dir).is_dir():

@@ -33,7 +33,8 @@ from taxometer_kd.options import KDOptions
 from taxometer_kd.teachers.base import TeacherContext, TeacherModel
 from taxometer_kd.training import device as devices
 from taxometer_kd.training.data import TrainData, build_student, make_train_data
-from taxometer_kd.training.label_space import LabelSpace, apply_confidence, build_label_space
+from taxometer_kd.training.label_space import LabelSpace, apply_confidence, build_label_space, hide
+from taxometer_kd.training.scores import ScoreCalibration, argmax_paths, choose_holdout, fit_calibration, label_paths, node_depths
 from taxometer_kd.training.predict import iter_probabilities, write_predictions
 from taxometer_kd.training.trainer import train_jointly
 
@@ -56,6 +57,8 @@ class Run:
     student: Any = None
     data: Optional[TrainData] = None
     history: list[dict[str, float]] = field(default_factory=list)
+    confidence: Optional[np.ndarray] = None
+    holdout: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     @property
     def seed(self) -> int:
@@ -150,7 +153,9 @@ def labels(run: Run) -> None:
     if kd.label_confidence is not None:
         from taxometer_kd.labels.confidence import read_confidence
 
-        confidence = read_confidence(kd.label_confidence, run.composition.metadata.identifiers, skip_unknown=True)
+        run.confidence = confidence = read_confidence(
+            kd.label_confidence, run.composition.metadata.identifiers, skip_unknown=True
+        )
         changed = apply_confidence(space, confidence, kd.abstain, kd.abstain_weight)
         labelled = (space.targets != 0) & np.isfinite(confidence)
         median = float(np.median(confidence[labelled])) if labelled.any() else float("nan")
@@ -158,6 +163,11 @@ def labels(run: Run) -> None:
             f"\tLabel confidence from {kd.label_confidence}: {changed} labels below 1 (median {median:.3f} "
             f"over labelled contigs; {int(np.isnan(confidence).sum())} contigs without a value keep their weight)"
         )
+    run.holdout = choose_holdout(len(space.targets), kd.calibration_holdout, run.seed)
+    if len(run.holdout):
+        hide(space, run.holdout)
+        logger.info(f"\t{len(run.holdout)} contigs ({kd.calibration_holdout:g}) held out of training to calibrate "
+                    "the scores")
 
 
 def teacher(run: Run) -> None:
@@ -250,12 +260,39 @@ def outputs(run: Run) -> None:
 
     # abstain leaves (appended after Vamb's nodes) are not written: their mass stays in their parent
     real, names, threshold = space.nodes[: space.n_real], run.composition.metadata.identifiers, run.opt.softmax_threshold
+    parents = space.parents[: space.n_real]
     for path, logits, what in ((out_dir / "results_teacher.tsv", teacher.predict, "teacher"),
                                (out_dir / "results_taxometer.tsv", student_logits, "student")):
+        calibration = calibrate(run, logits, what)
         batches = iter_probabilities(logits, student.pred_fn, data.n, bs, run.device, what)
-        write_predictions(path, batches, real, threshold, names)
+        write_predictions(path, batches, real, threshold, names, parents, calibration)
     logger.info(f"Wrote {out_dir / 'results_taxometer.tsv'} (student) and {out_dir / 'results_teacher.tsv'} (teacher)")
     logger.info(f"Completed taxonomy predictions in {round(time.time() - run.begin, 2)} seconds.")
+
+
+def calibrate(run: Run, logits: Callable[[torch.Tensor], torch.Tensor], what: str) -> Optional[ScoreCalibration]:
+    """The score calibration of one network, from the held-out contigs (None: raw scores)."""
+    space = run.space
+    assert space is not None and run.student is not None
+    if not len(run.holdout):
+        return None
+    rows = torch.as_tensor(run.holdout, device=run.device)
+    with torch.no_grad():
+        probs = run.student.pred_fn(logits(rows)).float().cpu().numpy()[:, : space.n_real]
+    parents = space.parents[: space.n_real]
+    depth = node_depths(parents)
+    nodes, scores = argmax_paths(probs, parents, depth)
+    vamb_targets = np.asarray(space.targets)[run.holdout]
+    if run.kd.abstain == "both":  # the student's targets are abstain leaves: back to their taxa
+        owner = np.arange(len(space.nodes))
+        owner[space.n_real :] = np.asarray(space.parents)[space.n_real :]
+        vamb_targets = owner[vamb_targets]
+    labels = label_paths(vamb_targets, parents, depth, nodes.shape[1])
+    confidence = None if run.confidence is None else run.confidence[run.holdout]
+    calibration = fit_calibration(nodes, scores, labels, confidence)
+    for line in calibration.describe():
+        logger.info(f"\tScore calibration ({what}), {line}")
+    return calibration
 
 
 #: the stages of a run, in order

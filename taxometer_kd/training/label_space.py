@@ -73,6 +73,20 @@ def add_abstain_leaves(nodes: Sequence[str], table_parent: Sequence[int], target
     return new_nodes, new_parents, abstain_of[np.asarray(targets)]
 
 
+def hide(space: LabelSpace, rows: np.ndarray) -> None:
+    """Hide the labels of ``rows`` from the student's hierarchical loss (their weights become
+    0; calibration hold-out, :mod:`taxometer_kd.training.scores`). The teacher keeps them:
+    the logits a held-out contig is distilled from never come from its own label anyway
+    (cross-fitting), and its label still informs its neighbours' soft labels."""
+    n = len(space.targets)
+    weights = np.ones(n) if space.target_weights is None else np.array(space.target_weights, dtype=np.float64)
+    weights[rows] = 0.0
+    space.target_weights = weights
+    if space.alt_weights is not None:
+        space.alt_weights = np.array(space.alt_weights, dtype=np.float64)
+        space.alt_weights[rows] = 0.0
+
+
 def abstain_leaf_of(space: LabelSpace) -> np.ndarray:
     """For every node, its abstain leaf (itself where it has none: Vamb's leaves)."""
     out = np.arange(len(space.nodes))

@@ -14,6 +14,7 @@ import torch
 from loguru import logger
 
 from taxometer_kd.io import atomic_write
+from taxometer_kd.training.scores import ScoreCalibration, argmax_paths, node_depths
 
 HEADER = "contigs\tpredictions\tscores"  # vamb.taxonomy.PREDICTED_TAXONOMY_HEADER
 
@@ -61,26 +62,44 @@ def format_rows(fh: IO[str], probs: np.ndarray, identifiers: Sequence[str], node
         fh.write(f"{name}\t{';'.join(ranks)}\t{';'.join(str(round(x, 5)) for x in p)}\n")
 
 
+def format_calibrated_rows(fh: IO[str], probs: np.ndarray, identifiers: Sequence[str], nodes: np.ndarray,
+                           parents: Sequence[int], depth: np.ndarray, threshold: float,
+                           calibration: ScoreCalibration) -> None:
+    """Lines of a results file with calibrated scores: the argmax path down to the last rank
+    whose calibrated score is above ``threshold`` (see :mod:`taxometer_kd.training.scores`)."""
+    path_nodes, path_scores = argmax_paths(probs, parents, depth)
+    scores = calibration.apply(path_scores)
+    keep = (scores > threshold) & (path_nodes >= 0)
+    for name, row_nodes, row_scores, row_keep in zip(identifiers, path_nodes, scores, keep):
+        n = int(row_keep.sum())  # a prefix: calibrated scores never increase down a path
+        fh.write(f"{name}\t{';'.join(nodes[row_nodes[:n]])}\t"
+                 f"{';'.join(str(round(float(x), 5)) for x in row_scores[:n])}\n")
+
+
 def write_predictions(
     path: Path,
     batches: Iterator[tuple[int, np.ndarray]],
     nodes: Sequence[str],
     threshold: float,
     identifiers: Sequence[str],
-    transform: Optional[Callable[[np.ndarray], np.ndarray]] = None,
+    parents: Optional[Sequence[int]] = None,
+    calibration: Optional[ScoreCalibration] = None,
 ) -> None:
     """Write ``results_taxometer.tsv`` (atomically) from batches of node probabilities;
     columns past ``len(nodes)`` (abstain leaves) are dropped, their mass staying in their
-    parents. ``transform`` maps each batch's probabilities first (e.g. a calibration)."""
+    parents. With a ``calibration`` (and the nodes' ``parents``) the scores are calibrated."""
     nodes_ar = np.array(nodes)
     n_nodes = len(nodes)
+    depth = node_depths(parents) if parents is not None else None
 
     def write(fh: IO[str]) -> None:
         fh.write(HEADER + "\n")
         for start, probs in batches:
             probs = probs[:, :n_nodes]
-            if transform is not None:
-                probs = transform(probs)
-            format_rows(fh, probs, identifiers[start : start + len(probs)], nodes_ar, threshold)
+            names = identifiers[start : start + len(probs)]
+            if calibration is None or depth is None or parents is None:
+                format_rows(fh, probs, names, nodes_ar, threshold)
+            else:
+                format_calibrated_rows(fh, probs, names, nodes_ar, parents, depth, threshold, calibration)
 
     atomic_write(path, write)

@@ -93,8 +93,9 @@ def train_jointly(
             if data.teacher_weights is not None:  # a row's weight rides on its one-hot entry
                 onehot_t = onehot_t * data.teacher_weights[idx].unsqueeze(1)
             alt_s = alt_t = None
-            if data.alt_targets is not None:  # --label-confidence: a second, weighted target per row
+            if data.target_weights is not None:  # label confidence, calibration hold-out
                 onehot = onehot * data.target_weights[idx].unsqueeze(1)
+            if data.alt_targets is not None:  # --label-confidence: a second, weighted target per row
                 alt_s = _weighted_onehot(data.alt_targets, data.alt_weights, idx, data.n_classes)
                 alt_t = _weighted_onehot(data.teacher_alt_targets, data.teacher_alt_weights, idx, data.n_classes)
             with autocast():

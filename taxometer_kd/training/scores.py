@@ -1,0 +1,166 @@
+"""Scores that mean what they say: the calibration of a run's scores, from its own labels.
+
+Taxometer's score of a taxon is the softmax mass under it. A distilled student's scores are
+compressed: they estimate how often the labeller *names* a taxon among a contig's
+neighbours (its cross-fitted teacher learns that, with abstentions counted double), not how
+often the taxon is right. A user who cuts at 0.8 or 0.95 then loses most correct labels.
+
+The calibration maps, rank by rank (depth in the label tree), the score of the predicted
+taxon to the share of *held-out* contigs whose labeller names that taxon, relative to how
+often it names the taxon where the model is most sure:
+
+1. Before training, a random ``holdout`` share of the contigs is set aside: their labels
+   (and abstentions) are hidden from both networks, so their predictions are out of
+   sample: no memorised label inflates the fit.
+2. After training, for each rank ``d``, the predicted taxon is the argmax path's node at
+   ``d`` with score ``p``; a held-out contig "names" it with weight 1 if its label passes
+   through it, ``c`` (the labeller's confidence, ``--label-confidence``) if the label
+   stops at it, and 0 if the label says otherwise or stops above ``d``.
+3. ``a_d(p)``: the isotonic (monotone) regression of "named" on ``p``; ``pi_d``: the named
+   share among the top tenth of held-out scores, the labeller's naming rate where the model
+   is surest: the labeller's own random misses (unlabelled, truncated or wrong contigs of
+   a known taxon) that the compression comes from.
+4. The calibrated score is ``min(1, a_d(p) / pi_d)``, made non-increasing down the path
+   (a child never scores above its parent); the lineage is the argmax path down to the last
+   rank whose calibrated score is above the threshold (0.5).
+
+What this cannot see is an error the labeller makes *consistently*, a novel species named
+as its nearest known relative on most of its contigs: there the labeller's agreement is
+what a known species would give. The labeller's confidence (``--label-confidence``) is
+what exposes those (step 2).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+
+TOP_SHARE = 0.1  # the held-out contigs with the highest scores, where pi_d is measured
+MIN_FIT = 20  # fewer held-out contigs with a score at a rank: that rank keeps its raw scores
+
+
+def node_depths(parents: Sequence[int]) -> np.ndarray:
+    """Depth of every node (root 0); parents come before children in Vamb's node order."""
+    parents = np.asarray(parents)
+    depth = np.zeros(len(parents), dtype=np.int64)
+    for i in range(1, len(parents)):
+        depth[i] = depth[parents[i]] + 1
+    return depth
+
+
+def argmax_paths(probs: np.ndarray, parents: Sequence[int], depth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The argmax path of each row: at each depth the most probable child of the node above.
+
+    Returns ``(nodes, scores)``, both ``rows x max_depth`` (column ``d - 1`` is depth ``d``);
+    where a path ends (a leaf above the maximal depth) the node is -1 and the score 0.
+    """
+    parents = np.asarray(parents)
+    n, max_depth = probs.shape[0], int(depth.max()) if len(depth) else 0
+    nodes = np.full((n, max_depth), -1, dtype=np.int64)
+    scores = np.zeros((n, max_depth), dtype=np.float64)
+    current = np.zeros(n, dtype=np.int64)
+    rows = np.arange(n)
+    for d in range(1, max_depth + 1):
+        at_d = np.flatnonzero(depth == d)
+        candidates = np.where(parents[at_d][None, :] == current[:, None], probs[:, at_d], -np.inf)
+        best = candidates.argmax(1)
+        ok = np.isfinite(candidates[rows, best])
+        nodes[:, d - 1] = np.where(ok, at_d[best], -1)
+        scores[:, d - 1] = np.where(ok, candidates[rows, best], 0.0)
+        current = np.where(ok, at_d[best], -1)
+    return nodes, scores
+
+
+@dataclass
+class RankMap:
+    """``g(p) = min(1, a(p) / pi)`` for one depth, ``a`` isotonic (piecewise linear knots)."""
+
+    x: np.ndarray
+    y: np.ndarray
+    pi: float
+    n: int
+
+    def __call__(self, p: np.ndarray) -> np.ndarray:
+        return np.minimum(1.0, np.interp(p, self.x, self.y) / self.pi)
+
+
+@dataclass
+class ScoreCalibration:
+    """Per-depth maps; a depth without one keeps its raw scores."""
+
+    maps: dict[int, RankMap] = field(default_factory=dict)
+
+    def apply(self, path_scores: np.ndarray) -> np.ndarray:
+        """Calibrated path scores (rows x depths), non-increasing down each path."""
+        out = np.array(path_scores, dtype=np.float64, copy=True)
+        for d, m in self.maps.items():
+            out[:, d - 1] = np.where(path_scores[:, d - 1] > 0, m(path_scores[:, d - 1]), 0.0)
+        return np.minimum.accumulate(out, axis=1)
+
+    def describe(self, points: Sequence[float] = (0.3, 0.5, 0.7, 0.9)) -> list[str]:
+        lines = []
+        for d, m in sorted(self.maps.items()):
+            shown = ", ".join(f"{p:g} -> {float(m(np.array([p]))[0]):.3f}" for p in points)
+            lines.append(f"depth {d}: {m.n} held-out contigs, naming rate at the top {m.pi:.3f}; {shown}")
+        return lines
+
+
+def label_paths(targets: np.ndarray, parents: Sequence[int], depth: np.ndarray, max_depth: int) -> np.ndarray:
+    """Each contig's label as its node at every depth (-1 below the label's own depth)."""
+    parents = np.asarray(parents)
+    out = np.full((len(targets), max_depth), -1, dtype=np.int64)
+    node = np.asarray(targets, dtype=np.int64).copy()
+    while True:
+        d = depth[node]
+        live = d > 0
+        if not live.any():
+            return out
+        rows = np.flatnonzero(live)
+        out[rows, d[rows] - 1] = node[rows]
+        node = np.where(live, parents[node], 0)
+
+
+def fit_calibration(
+    path_nodes: np.ndarray,
+    path_scores: np.ndarray,
+    labels: np.ndarray,
+    confidence: Optional[np.ndarray] = None,
+) -> ScoreCalibration:
+    """Fit the per-depth maps on held-out contigs (see the module docstring).
+
+    ``path_nodes``/``path_scores``: their argmax paths; ``labels``: :func:`label_paths` of
+    their labels; ``confidence``: the labeller's confidence per contig (NaN: unknown = 1).
+    """
+    from sklearn.isotonic import IsotonicRegression
+
+    n, max_depth = path_nodes.shape
+    conf = np.ones(n) if confidence is None else np.nan_to_num(np.asarray(confidence, dtype=np.float64), nan=1.0)
+    label_depth = (labels >= 0).sum(1)
+    calibration = ScoreCalibration()
+    for d in range(1, max_depth + 1):
+        has = path_nodes[:, d - 1] >= 0
+        if has.sum() < MIN_FIT:
+            continue
+        p = path_scores[has, d - 1]
+        named = labels[has, d - 1] == path_nodes[has, d - 1]
+        weight = np.where(label_depth[has] == d, conf[has], 1.0)
+        y = np.where(named, weight, 0.0)
+        iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(p, y)
+        top = p >= np.quantile(p, 1.0 - TOP_SHARE)
+        pi = float(y[top].mean())
+        if pi <= 0:
+            continue
+        calibration.maps[d] = RankMap(np.asarray(iso.X_thresholds_), np.asarray(iso.y_thresholds_), pi, int(has.sum()))
+    return calibration
+
+
+def choose_holdout(n: int, share: float, seed: int) -> np.ndarray:
+    """A random ``share`` of the rows, the same for a seed."""
+    if share <= 0:
+        return np.zeros(0, dtype=np.int64)
+    rng = np.random.default_rng(seed + 7919)
+    k = max(1, int(round(share * n)))
+    return np.sort(rng.choice(n, size=min(k, n), replace=False))

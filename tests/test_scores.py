@@ -1,0 +1,122 @@
+"""Calibrated scores (taxometer_kd.training.scores) by hand, and in a real run."""
+
+import io
+
+import numpy as np
+import pytest
+
+from taxometer_kd.training.predict import format_calibrated_rows
+from taxometer_kd.training.scores import (
+    RankMap, ScoreCalibration, argmax_paths, choose_holdout, fit_calibration, label_paths, node_depths,
+)
+
+from conftest import run_cmd
+from test_e2e import EPOCHS, check_results_file, fasta_names
+
+# root(0) -> A(1) -> {a1(3), a2(4)}; root -> B(2) -> b1(5)
+NODES = np.array(["root", "A", "B", "a1", "a2", "b1"])
+PARENTS = [-1, 0, 0, 1, 1, 2]
+
+
+def test_argmax_paths_and_label_paths_by_hand():
+    depth = node_depths(PARENTS)
+    assert depth.tolist() == [0, 1, 1, 2, 2, 2]
+    probs = np.array([
+        [1.0, 0.7, 0.3, 0.2, 0.5, 0.3],  # A (0.7), then its best child a2 (0.5)
+        [1.0, 0.4, 0.6, 0.3, 0.1, 0.6],  # B, then b1
+    ])
+    nodes, scores = argmax_paths(probs, PARENTS, depth)
+    assert nodes.tolist() == [[1, 4], [2, 5]]
+    np.testing.assert_allclose(scores, [[0.7, 0.5], [0.6, 0.6]])
+    labels = label_paths(np.array([4, 1, 0]), PARENTS, depth, 2)
+    assert labels.tolist() == [[1, 4], [1, -1], [-1, -1]]
+
+
+def test_calibration_fit_by_hand():
+    # depth-2 scores of 40 held-out contigs: 20 at 0.4 of which the labeller names 5 (a quarter),
+    # 20 at 0.8 of which it names 16 (0.8). The top tenth (score 0.8) sets pi = 0.8, so
+    # g(0.4) = 0.25 / 0.8 = 0.3125 and g(0.8) = 0.8 / 0.8 = 1.
+    n = 40
+    nodes = np.tile([[1, 3]], (n, 1))
+    scores = np.column_stack([np.full(n, 0.9), np.r_[np.full(20, 0.4), np.full(20, 0.8)]])
+    named = np.r_[np.arange(20) < 5, np.arange(20) < 16]
+    labels = np.where(named[:, None], [[1, 3]], [[1, 4]])  # the others name a2
+    cal = fit_calibration(nodes, scores, labels)
+    m = cal.maps[2]
+    assert m.pi == pytest.approx(0.8) and m.n == 40
+    np.testing.assert_allclose(m(np.array([0.4, 0.8, 0.6])), [0.3125, 1.0, (0.25 + 0.8) / 2 / 0.8])
+    # every contig of depth 1 is named: pi 1, g = 1
+    np.testing.assert_allclose(cal.maps[1](np.array([0.9])), [1.0])
+    # a label that stops at the predicted taxon counts its confidence; one that stops above counts 0
+    conf = np.full(n, 0.5)
+    stopped = labels.copy()
+    stopped[:, 1] = -1
+    cal2 = fit_calibration(nodes, scores, stopped, conf)
+    assert 2 not in cal2.maps  # nobody names depth 2 at all: no map, raw scores stay
+    cal3 = fit_calibration(nodes[:, :1], scores[:, :1], labels[:, :1], conf)
+    assert cal3.maps[1].pi == pytest.approx(0.5)  # depth-1 labels stop there: weight = confidence
+
+
+def test_calibrated_scores_never_increase_down_a_path_and_cut_at_the_threshold():
+    cal = ScoreCalibration({1: RankMap(np.array([0.0, 1.0]), np.array([0.0, 0.5]), 0.5, 100),
+                            2: RankMap(np.array([0.0, 1.0]), np.array([0.0, 1.0]), 0.5, 100)})
+    out = cal.apply(np.array([[0.7, 0.6], [0.3, 0.2]]))
+    np.testing.assert_allclose(out, [[0.7, 0.7], [0.3, 0.3]])  # depth 2 would be 1.0 and 0.4: capped
+    fh = io.StringIO()
+    probs = np.array([[1.0, 0.7, 0.3, 0.2, 0.6, 0.3], [1.0, 0.3, 0.7, 0.1, 0.2, 0.7]])
+    format_calibrated_rows(fh, probs, ["c1", "c2"], NODES, PARENTS, node_depths(PARENTS), 0.5,
+                           ScoreCalibration({1: RankMap(np.array([0.0, 1.0]), np.array([0.0, 1.0]), 1.0, 9),
+                                             2: RankMap(np.array([0.0, 1.0]), np.array([0.0, 0.5]), 1.0, 9)}))
+    # c1: A 0.7, a2 0.6 -> 0.3 (cut); c2: B 0.7, b1 0.7 -> 0.35 (cut)
+    assert fh.getvalue() == "c1\tA\t0.7\nc2\tB\t0.7\n"
+
+
+def test_holdout_is_a_seeded_share():
+    a = choose_holdout(1000, 0.1, seed=3)
+    assert len(a) == 100 and len(set(a)) == 100 and (np.diff(a) > 0).all()
+    assert np.array_equal(a, choose_holdout(1000, 0.1, seed=3))
+    assert not np.array_equal(a, choose_holdout(1000, 0.1, seed=4))
+    assert len(choose_holdout(1000, 0.0, seed=3)) == 0
+
+
+def _species_scores(path):
+    out = []
+    for line in open(path).read().splitlines()[1:]:
+        _, lineage, scores = line.split("\t")
+        out.append(float(scores.split(";")[6]) if lineage.count(";") >= 6 else 0.0)
+    return np.array(out)
+
+
+def test_with_right_labels_the_scores_of_correct_contigs_rise_above_095(tmp_path):
+    """Labels that are all right (the truth): calibrated species scores of the correct contigs
+    go above 0.95, where the raw distilled scores stay compressed below."""
+    from taxometer_kd import synthetic
+
+    data = synthetic.make_metagenome(tmp_path / "data", seed=3, size="small", n_samples=3)
+    rows = [line.split("\t") for line in open(data["truth"]).read().splitlines()[1:]]
+    perfect = tmp_path / "truth_labels.tsv"
+    perfect.write_text("contigs\tpredictions\n" + "".join(f"{r[0]}\t{r[4]}\n" for r in rows))
+    species = {r[0]: r[4].split(";")[6] for r in rows}
+    runs = {}
+    for name, share in (("raw", "0"), ("calibrated", "0.2")):
+        out = tmp_path / name
+        proc = run_cmd(["vamb", "taxometer", "--outdir", str(out), "--fasta", str(data["fasta"]),
+                        "--abundance_tsv", str(data["abundance"]), "--taxonomy", str(perfect),
+                        "-pe", "20", "-pt", "64", "-p", "1", "--seed", "2", "--teacher", "default",
+                        "--calibration-holdout", share])
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        check_results_file(out / "results_taxometer.tsv", fasta_names(data["fasta"]))
+        lines = [line.split("\t") for line in (out / "results_taxometer.tsv").read_text().splitlines()[1:]]
+        correct = np.array([len(r[1].split(";")) == 7 and r[1].split(";")[6] == species[r[0]] for r in lines])
+        assert correct.mean() > 0.9  # right labels: the model is right too
+        runs[name] = _species_scores(out / "results_taxometer.tsv")[correct]
+    assert "Score calibration (student), depth 7" in (tmp_path / "calibrated" / "log.txt").read_text()
+    assert (runs["raw"] >= 0.95).mean() < 0.5
+    assert (runs["calibrated"] >= 0.95).mean() > 0.9
+
+
+def test_calibration_holdout_range(tiny_data, tmp_path):
+    proc = run_cmd(["vamb", "taxometer", "--outdir", str(tmp_path / "o"), "--fasta", str(tiny_data["fasta"]),
+                    "--abundance_tsv", str(tiny_data["abundance"]), "--taxonomy", str(tiny_data["taxonomy"]),
+                    *EPOCHS, "--teacher", "default", "--calibration-holdout", "0.9"])
+    assert proc.returncode == 2 and "--calibration-holdout must be between 0 and 0.5, not 0.9" in proc.stderr

@@ -241,10 +241,14 @@ class _Labeller:
     def __init__(self, lineages: list[list[str]], reference: set[int]):
         self.full = [";".join(lin) for lin in lineages]
         ref_names = {name for sp in reference for name in lineages[sp]}
-        known = [max(r + 1 for r, name in enumerate(lin) if name in ref_names) if lin[0] in ref_names else 0
-                 for lin in lineages]
+        known = [
+            max(r + 1 for r, name in enumerate(lin) if name in ref_names) if lin[0] in ref_names else 0
+            for lin in lineages
+        ]
         # truncated to genus (6 names) or family (5), never below what the reference knows
-        self.truncated = {depth: [";".join(lin[: min(depth, k)]) for lin, k in zip(lineages, known)] for depth in (5, 6)}
+        self.truncated = {
+            depth: [";".join(lin[: min(depth, k)]) for lin, k in zip(lineages, known)] for depth in (5, 6)
+        }
         ref = sorted(reference)
         self.others = [[o for o in ref if o != sp] for sp in range(len(lineages))]
         self.near = [
@@ -307,8 +311,18 @@ def _plan(seed: int, n_contigs: int, n_samples: int, n_genomes: int, genome_kbp:
     genome_len = species_len[genome_species]
     weight = present * genome_len[:, None] * np.clip(0.4 + abundance / 20, 0.4, 1.0)
     counts = _allocate(rng, n_contigs, weight, np.broadcast_to(_capacity(genome_len)[:, None], weight.shape))
-    return dict(names=names, parents=parents, models=models, lineages=lineages, genome_species=genome_species,
-                species_len=species_len, status=status, held_out=held_out, abundance=abundance, counts=counts)
+    return dict(
+        names=names,
+        parents=parents,
+        models=models,
+        lineages=lineages,
+        genome_species=genome_species,
+        species_len=species_len,
+        status=status,
+        held_out=held_out,
+        abundance=abundance,
+        counts=counts,
+    )
 
 
 def _write_genomes(store, seed: int, plan: dict[str, Any], log: Callable[[str], None]) -> tuple[np.ndarray, np.ndarray]:
@@ -416,15 +430,19 @@ def make_catalogue(
                     fasta += (b">", name.encode(), b"\n", seq, b"\n")
                     abund.append(row_format % (name, *depths[i]))
                     labs.append(f"{name}\t{labels[i]}\n")
-                    truth.append(f"{name}\tgenome{gi:0{width}d}\t{n}\t{REFERENCE_STATUSES[status[gi]]}\t"
-                                 f"{lineage_text[genome_species[gi]]}\n")
+                    truth.append(
+                        f"{name}\tgenome{gi:0{width}d}\t{n}\t{REFERENCE_STATUSES[status[gi]]}\t"
+                        f"{lineage_text[genome_species[gi]]}\n"
+                    )
                 handles["fasta"].write(b"".join(fasta))
                 handles["abundance"].write("".join(abund))
                 handles["labels"].write("".join(labs))
                 handles["truth"].write("".join(truth))
                 bases += int(ln.sum())
-            log(f"  sample {sample + 1}/{n_samples}: {len(genome)} contigs; {bases / 1e9:.2f} Gbp written "
-                f"in {time.perf_counter() - began:.1f} s")
+            log(
+                f"  sample {sample + 1}/{n_samples}: {len(genome)} contigs; {bases / 1e9:.2f} Gbp written "
+                f"in {time.perf_counter() - began:.1f} s"
+            )
         os.close(fd)
         for handle in handles.values():
             handle.close()
@@ -439,14 +457,24 @@ def make_catalogue(
     statuses = np.bincount(np.repeat(status, counts.sum(axis=1)), minlength=3)
     info = {
         "version": VERSION,
-        "params": {"contigs": n_contigs, "samples": n_samples, "seed": seed, "genomes": n_genomes,
-                   "genome_kbp": list(genome_kbp), "line_width": line_width},
-        "contigs": n_contigs, "bases": bases, "genome_bases": int(glen.sum()),
-        "species": len(lineages), "genera": len(plan["names"][5]),
+        "params": {
+            "contigs": n_contigs,
+            "samples": n_samples,
+            "seed": seed,
+            "genomes": n_genomes,
+            "genome_kbp": list(genome_kbp),
+            "line_width": line_width,
+        },
+        "contigs": n_contigs,
+        "bases": bases,
+        "genome_bases": int(glen.sum()),
+        "species": len(lineages),
+        "genera": len(plan["names"][5]),
         "taxa": sum(len(level) for level in plan["names"]),
         "reference_status": {s: int(c) for s, c in zip(REFERENCE_STATUSES, statuses)},
         "labels": {k: int(c) for k, c in zip(("correct", "truncated", "unlabelled", "wrong"), outcomes)},
-        "seconds": round(time.perf_counter() - began, 2), "genome_seconds": round(t_genomes, 2),
+        "seconds": round(time.perf_counter() - began, 2),
+        "genome_seconds": round(t_genomes, 2),
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "bytes": {key: (outdir / name).stat().st_size for key, name in FILES.items()},
     }
@@ -477,10 +505,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--contigs", type=int, default=250_000, help="number of contigs (default 250000)")
     parser.add_argument("--samples", type=int, default=20, help="samples: assemblies and depth columns (default 20)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--genomes", type=int, default=None,
-                        help="genomes (default: 600, fewer for < 60k contigs, more where 600 cannot hold the contigs)")
-    parser.add_argument("--genome-kbp", type=_kbp_range, default=DEFAULT_GENOME_KBP, metavar="LOW,HIGH",
-                        help="genome sizes, uniform (default 1500,5000)")
+    parser.add_argument(
+        "--genomes",
+        type=int,
+        default=None,
+        help="genomes (default: 600, fewer for < 60k contigs, more where 600 cannot hold the contigs)",
+    )
+    parser.add_argument(
+        "--genome-kbp",
+        type=_kbp_range,
+        default=DEFAULT_GENOME_KBP,
+        metavar="LOW,HIGH",
+        help="genome sizes, uniform (default 1500,5000)",
+    )
     parser.add_argument("--line-width", type=int, default=80, help="FASTA line width; 0: one line per sequence")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
@@ -488,13 +525,23 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--contigs and --samples must be positive, --seed and --line-width not negative")
     log = (lambda msg: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
     try:
-        info = make_catalogue(args.outdir, args.contigs, n_samples=args.samples, seed=args.seed,
-                              n_genomes=args.genomes, genome_kbp=args.genome_kbp, line_width=args.line_width, log=log)
+        info = make_catalogue(
+            args.outdir,
+            args.contigs,
+            n_samples=args.samples,
+            seed=args.seed,
+            n_genomes=args.genomes,
+            genome_kbp=args.genome_kbp,
+            line_width=args.line_width,
+            log=log,
+        )
     except ValueError as exc:
         parser.error(str(exc))
-    print(f"wrote {info['contigs']} contigs ({info['bases'] / 1e9:.2f} Gbp, {info['species']} species, "
-          f"{info['params']['genomes']} genomes, {args.samples} samples) to {args.outdir} in {info['seconds']} s, "
-          f"peak RSS {info['peak_rss_mib']} MiB")
+    print(
+        f"wrote {info['contigs']} contigs ({info['bases'] / 1e9:.2f} Gbp, {info['species']} species, "
+        f"{info['params']['genomes']} genomes, {args.samples} samples) to {args.outdir} in {info['seconds']} s, "
+        f"peak RSS {info['peak_rss_mib']} MiB"
+    )
     return 0
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 
@@ -91,11 +91,16 @@ def drop_species(labels: evaluate.Labels, confidence: np.ndarray, cut: float) ->
     return evaluate.Labels(names, {c: None for c in names}), dropped
 
 
-def best_cuts(summary: Sequence[Mapping[str, Any]], labellers: Sequence[str], cuts: Sequence[float]) -> dict[str, dict[str, Any]]:
+def best_cuts(
+    summary: Sequence[Mapping[str, Any]], labellers: Sequence[str], cuts: Sequence[float]
+) -> dict[str, dict[str, Any]]:
     """Per labeller, the cut whose filtered labels have the best mean species F1 at score cut 0.5
     (all contigs; the lowest such cut on a tie): ``{"cut", "method", "f1"}``."""
-    f1 = {(s["labeller"], s["method"]): s["f1_mean"] for s in summary
-          if s["rank"] == "species" and s["cut"] == 0.5 and s["subset"] == "all"}
+    f1 = {
+        (s["labeller"], s["method"]): s["f1_mean"]
+        for s in summary
+        if s["rank"] == "species" and s["cut"] == 0.5 and s["subset"] == "all"
+    }
     best: dict[str, dict[str, Any]] = {}
     for lab in labellers:
         scored = [(f1[(lab, method_key(c))], c) for c in cuts if f1.get((lab, method_key(c))) is not None]
@@ -106,5 +111,5 @@ def best_cuts(summary: Sequence[Mapping[str, Any]], labellers: Sequence[str], cu
     return best
 
 
-def best_label(best: Optional[Mapping[str, Any]]) -> str:
+def best_label(best: Mapping[str, Any] | None) -> str:
     return BEST_LABEL + (f" (c = {_num(best['cut'])})" if best else "")

@@ -73,12 +73,30 @@ BP_PER_TOKEN = 4.7
 PAD, UNK, CLS, SEP = 0, 1, 2, 3
 
 SHAPES = {
-    "100m": dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12, num_key_value_heads=4,
-                 intermediate_size=3072, max_position_embeddings=1024),
-    "500m": dict(hidden_size=1536, num_hidden_layers=12, num_attention_heads=12, num_key_value_heads=4,
-                 intermediate_size=8192, max_position_embeddings=1024),
-    "4b": dict(hidden_size=3072, num_hidden_layers=24, num_attention_heads=24, num_key_value_heads=8,
-               intermediate_size=16384, max_position_embeddings=10240),
+    "100m": dict(
+        hidden_size=768,
+        num_hidden_layers=12,
+        num_attention_heads=12,
+        num_key_value_heads=4,
+        intermediate_size=3072,
+        max_position_embeddings=1024,
+    ),
+    "500m": dict(
+        hidden_size=1536,
+        num_hidden_layers=12,
+        num_attention_heads=12,
+        num_key_value_heads=4,
+        intermediate_size=8192,
+        max_position_embeddings=1024,
+    ),
+    "4b": dict(
+        hidden_size=3072,
+        num_hidden_layers=24,
+        num_attention_heads=24,
+        num_key_value_heads=8,
+        intermediate_size=16384,
+        max_position_embeddings=10240,
+    ),
 }
 DEFAULT_TOKENS = {"100m": 6_000_000, "500m": 3_000_000, "4b": 600_000}  # timed tokens per model
 
@@ -150,15 +168,35 @@ def window_lengths(contigs, context: int) -> np.ndarray:
     return np.array([length + 2 for c in contigs for _, length in split_windows(len(c), context - 2)])
 
 
-def bench_model(name: str, shape: dict, *, device, dtype, attn, total_tokens, batch_tokens, seed,
-                layers=None, min_bp=2_000, max_bp=100_000, mask_padding=True) -> dict:
+def bench_model(
+    name: str,
+    shape: dict,
+    *,
+    device,
+    dtype,
+    attn,
+    total_tokens,
+    batch_tokens,
+    seed,
+    layers=None,
+    min_bp=2_000,
+    max_bp=100_000,
+    mask_padding=True,
+) -> dict:
     from transformers import MistralConfig, MistralModel
 
     shape = dict(shape)
     if layers:
         shape["num_hidden_layers"] = layers
-    cfg = MistralConfig(vocab_size=VOCAB, sliding_window=None, pad_token_id=PAD, bos_token_id=CLS,
-                        eos_token_id=SEP, tie_word_embeddings=False, **shape)
+    cfg = MistralConfig(
+        vocab_size=VOCAB,
+        sliding_window=None,
+        pad_token_id=PAD,
+        bos_token_id=CLS,
+        eos_token_id=SEP,
+        tie_word_embeddings=False,
+        **shape,
+    )
     torch.manual_seed(seed)
     try:
         with torch.device(device):
@@ -172,9 +210,20 @@ def bench_model(name: str, shape: dict, *, device, dtype, attn, total_tokens, ba
     model.requires_grad_(False)
     model.eval()
     context = cfg.max_position_embeddings
-    emb = WindowEmbedder(model, context=context, layer=cfg.num_hidden_layers, pooling="mean",
-                         batch_tokens=batch_tokens, cls_id=CLS, sep_id=SEP, pad_id=PAD, device=device,
-                         name=name, log_seconds=1e9, mask_padding=mask_padding)
+    emb = WindowEmbedder(
+        model,
+        context=context,
+        layer=cfg.num_hidden_layers,
+        pooling="mean",
+        batch_tokens=batch_tokens,
+        cls_id=CLS,
+        sep_id=SEP,
+        pad_id=PAD,
+        device=device,
+        name=name,
+        log_seconds=1e9,
+        mask_padding=mask_padding,
+    )
     rng = np.random.default_rng(seed)
     sink = []
 
@@ -204,9 +253,19 @@ def bench_model(name: str, shape: dict, *, device, dtype, attn, total_tokens, ba
     mm, at = model_flops(cfg, wl)
     result = {
         "model": name,
-        "shape": {k: getattr(cfg, k) for k in ("hidden_size", "num_hidden_layers", "num_attention_heads",
-                                               "num_key_value_heads", "head_dim", "intermediate_size",
-                                               "max_position_embeddings", "vocab_size")},
+        "shape": {
+            k: getattr(cfg, k)
+            for k in (
+                "hidden_size",
+                "num_hidden_layers",
+                "num_attention_heads",
+                "num_key_value_heads",
+                "head_dim",
+                "intermediate_size",
+                "max_position_embeddings",
+                "vocab_size",
+            )
+        },
         "parameters": int(sum(p.numel() for p in model.parameters())),
         "matmul_parameters": matmul_params(cfg),
         "dtype": str(dtype).replace("torch.", ""),
@@ -244,8 +303,11 @@ def main(argv=None) -> int:
     p.add_argument("--tokens", type=int, default=None, help="timed tokens per model (default depends on the model)")
     p.add_argument("--batch-tokens", type=int, default=None, help="token budget per batch [65536 CUDA, 8192 CPU]")
     p.add_argument("--dtype", choices=("auto", "bfloat16", "float32"), default="auto")
-    p.add_argument("--no-mask", action="store_true",
-                   help="do not pass the padding mask (same vectors for a causal model; SDPA keeps its flash path)")
+    p.add_argument(
+        "--no-mask",
+        action="store_true",
+        help="do not pass the padding mask (same vectors for a causal model; SDPA keeps its flash path)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=None, help="JSON output (default benchmarks/results/...)")
     args = p.parse_args(argv)
@@ -264,27 +326,51 @@ def main(argv=None) -> int:
     batch_tokens = args.batch_tokens or (65536 if device.type == "cuda" else 8192)
     models = args.models or (["100m"] if args.quick else ["100m", "500m", "4b"])
 
-    print(f"device: {device} ({device_slug(device)}), dtype {str(dtype).replace('torch.', '')}, attention {attn}, "
-          f"torch {torch.__version__}", flush=True)
+    print(
+        f"device: {device} ({device_slug(device)}), dtype {str(dtype).replace('torch.', '')}, attention {attn}, "
+        f"torch {torch.__version__}",
+        flush=True,
+    )
     if args.quick:
         peak = measure_peak(device, dtype, (1024,), seconds=0.5)
     elif device.type == "cuda":
         peak = measure_peak(device, dtype, (4096, 8192, 16384), seconds=1.0)
     else:
         peak = measure_peak(device, dtype, (1024, 2048), seconds=1.0)
-    print(f"measured matmul peak: {peak['tflops']:.2f} TFLOP/s ({str(dtype).replace('torch.', '')}, n={peak['n']})",
-          flush=True)
+    print(
+        f"measured matmul peak: {peak['tflops']:.2f} TFLOP/s ({str(dtype).replace('torch.', '')}, n={peak['n']})",
+        flush=True,
+    )
 
     results = []
     for name in models:
         if args.quick:
-            r = bench_model(name, SHAPES[name], device=device, dtype=dtype, attn=attn,
-                            total_tokens=args.tokens or 4_000, batch_tokens=batch_tokens, seed=args.seed,
-                            layers=2, min_bp=2_000, max_bp=10_000, mask_padding=not args.no_mask)
+            r = bench_model(
+                name,
+                SHAPES[name],
+                device=device,
+                dtype=dtype,
+                attn=attn,
+                total_tokens=args.tokens or 4_000,
+                batch_tokens=batch_tokens,
+                seed=args.seed,
+                layers=2,
+                min_bp=2_000,
+                max_bp=10_000,
+                mask_padding=not args.no_mask,
+            )
         else:
-            r = bench_model(name, SHAPES[name], device=device, dtype=dtype, attn=attn,
-                            total_tokens=args.tokens or DEFAULT_TOKENS[name], batch_tokens=batch_tokens,
-                            seed=args.seed, mask_padding=not args.no_mask)
+            r = bench_model(
+                name,
+                SHAPES[name],
+                device=device,
+                dtype=dtype,
+                attn=attn,
+                total_tokens=args.tokens or DEFAULT_TOKENS[name],
+                batch_tokens=batch_tokens,
+                seed=args.seed,
+                mask_padding=not args.no_mask,
+            )
         r["share_of_peak"] = r["achieved_tflops"] / peak["tflops"]
         results.append(r)
         print(
@@ -294,7 +380,8 @@ def main(argv=None) -> int:
             f"{100 * r['share_of_peak']:.1f}% of measured peak "
             f"[{r['contigs']} contigs, {r['windows']} windows, {r['tokens']:,} tokens, "
             f"padding +{100 * r['padding_overhead']:.1f}%, {r['seconds']:.2f} s"
-            + (f", {r['peak_memory_gib']:.1f} GiB" if "peak_memory_gib" in r else "") + "]",
+            + (f", {r['peak_memory_gib']:.1f} GiB" if "peak_memory_gib" in r else "")
+            + "]",
             flush=True,
         )
 
@@ -304,14 +391,16 @@ def main(argv=None) -> int:
         "benchmark": "embedding_throughput",
         "mode": "quick" if args.quick else "full",
         "device": str(device),
-        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine(),
+        "device_name": torch.cuda.get_device_name(device)
+        if device.type == "cuda"
+        else platform.processor() or platform.machine(),
         "torch": torch.__version__,
         "transformers": transformers.__version__,
         "cpu_threads": torch.get_num_threads(),
         "bp_per_token": BP_PER_TOKEN,
         "peak": {"dtype": str(dtype).replace("torch.", ""), **peak},
         "flop_accounting": "2 x block matmul parameters x real tokens (incl. CLS/SEP, excl. padding) "
-                           "+ causal attention 2 x L^2 x d per block and window",
+        "+ causal attention 2 x L^2 x d per block and window",
         "results": results,
         "written": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }

@@ -20,7 +20,7 @@ import subprocess
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from benchmarks import plan
 from benchmarks.plan import ROOT, Dataset, RunSpec, rel
@@ -37,7 +37,7 @@ _PATTERNS = {
 }
 
 
-def parse_log_timings(text: str) -> dict[str, Optional[float]]:
+def parse_log_timings(text: str) -> dict[str, float | None]:
     """Stage times of a ``vamb taxometer`` log (stock or distillation).
 
     ``load_s`` = TNF + abundance (+ reading the DNA for a teacher); ``teacher_s`` = teacher
@@ -46,7 +46,7 @@ def parse_log_timings(text: str) -> dict[str, Optional[float]]:
     seconds.'); ``prediction_s`` = from that line to 'Completed taxonomy predictions'
     (prediction and writing; both log lines' timestamps); ``vamb_s`` = Vamb's own total.
     """
-    out: dict[str, Optional[float]] = {k: None for k in ("load_s", "teacher_s", "training_s", "prediction_s", "vamb_s")}
+    out: dict[str, float | None] = {k: None for k in ("load_s", "teacher_s", "training_s", "prediction_s", "vamb_s")}
     found: dict[str, float] = {}
     t_trained = t_done = None
     for line in text.splitlines():
@@ -99,23 +99,36 @@ def _tail(path: Path, n: int = 12) -> str:
 
 def _record(spec: RunSpec, work: Path) -> dict[str, Any]:
     return {
-        "labeller": spec.labeller, "run": spec.run_id, "seed": spec.seed, "kind": spec.kind,
-        "teacher": spec.teacher, "alpha": spec.alpha, "temperature": spec.temperature,
-        "outputs": [m for m, _ in spec.outputs], "dir": rel(spec.directory(work)),
+        "labeller": spec.labeller,
+        "run": spec.run_id,
+        "seed": spec.seed,
+        "kind": spec.kind,
+        "teacher": spec.teacher,
+        "alpha": spec.alpha,
+        "temperature": spec.temperature,
+        "outputs": [m for m, _ in spec.outputs],
+        "dir": rel(spec.directory(work)),
     }
 
 
-def not_applicable_record(spec: RunSpec, work: Path, not_applicable: dict[str, str]) -> Optional[dict[str, Any]]:
+def not_applicable_record(spec: RunSpec, work: Path, not_applicable: dict[str, str]) -> dict[str, Any] | None:
     """The record of a Taxometer_G run whose teacher is known to have no embeddings, else None."""
     if spec.kind == "kdG" and spec.teacher in not_applicable:
-        return _record(spec, work) | {"status": "not_applicable", "reused": False, "error": not_applicable[spec.teacher]}
+        return _record(spec, work) | {
+            "status": "not_applicable",
+            "reused": False,
+            "error": not_applicable[spec.teacher],
+        }
     return None
 
 
 def not_run_record(spec: RunSpec, work: Path, not_applicable: dict[str, str]) -> dict[str, Any]:
     """The record of a run that ``--report-only`` did not start (nothing is written): not run,
     or not applicable where its teacher is known to have no embeddings (Taxometer_G)."""
-    return not_applicable_record(spec, work, not_applicable) or _record(spec, work) | {"status": "not_run", "reused": False}
+    return not_applicable_record(spec, work, not_applicable) or _record(spec, work) | {
+        "status": "not_run",
+        "reused": False,
+    }
 
 
 def known_not_applicable(runs: list[RunSpec], work: Path) -> dict[str, str]:
@@ -138,7 +151,9 @@ def run_state(spec: RunSpec, work: Path, not_applicable: dict[str, str]) -> str:
     return "not applicable" if not_applicable_record(spec, work, not_applicable) is not None else "to run"
 
 
-def execute(spec: RunSpec, ds: Dataset, cfg: dict[str, Any], work: Path, not_applicable: dict[str, str]) -> dict[str, Any]:
+def execute(
+    spec: RunSpec, ds: Dataset, cfg: dict[str, Any], work: Path, not_applicable: dict[str, str]
+) -> dict[str, Any]:
     """Run one ``vamb taxometer`` unless its result exists; returns the run's record."""
     rdir = spec.directory(work)
     out = rdir / "out"
@@ -160,7 +175,11 @@ def execute(spec: RunSpec, ds: Dataset, cfg: dict[str, Any], work: Path, not_app
         os.replace(out, failed)
     rdir.mkdir(parents=True, exist_ok=True)
     cmd, env = plan.build_command(spec, ds, cfg, out)
-    shown = ("TAXOMETER_KD_DISABLE=1 " if spec.kind == "stock" else "") + f"OMP_NUM_THREADS={cfg['threads']} " + shlex.join(cmd)
+    shown = (
+        ("TAXOMETER_KD_DISABLE=1 " if spec.kind == "stock" else "")
+        + f"OMP_NUM_THREADS={cfg['threads']} "
+        + shlex.join(cmd)
+    )
     (rdir / "command.sh").write_text(shown + "\n")
     rc, wall, rss = _run_child(cmd, env, rdir / "stdout.txt", rdir / "stderr.txt")
     stderr = _read(rdir / "stderr.txt")
@@ -168,12 +187,20 @@ def execute(spec: RunSpec, ds: Dataset, cfg: dict[str, Any], work: Path, not_app
         status = "ok"
     elif spec.kind == "kdG" and "has none" in stderr:
         status = "not_applicable"
-        reason = next((ln.split("| ", 2)[-1] for ln in stderr.splitlines() if "has none" in ln), "teacher has no embeddings")
+        reason = next(
+            (ln.split("| ", 2)[-1] for ln in stderr.splitlines() if "has none" in ln), "teacher has no embeddings"
+        )
         not_applicable[spec.teacher] = f"{reason} (tried in {rel(rdir)})"
     else:
         status = "failed"
     record.update(
-        status=status, reused=False, code=cfg.get("code"), command=shown, returncode=rc, wall_s=round(wall, 3), peak_rss_mb=round(rss, 1),
+        status=status,
+        reused=False,
+        code=cfg.get("code"),
+        command=shown,
+        returncode=rc,
+        wall_s=round(wall, 3),
+        peak_rss_mb=round(rss, 1),
         timings=parse_log_timings(_read(out / "log.txt") or stderr),
     )
     if status == "not_applicable":
@@ -198,4 +225,3 @@ def code_version() -> str:
     for path in sorted([*ROOT.glob("taxometer_kd/**/*.py"), *ROOT.glob("plugins/**/*.py")]):
         h.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes() + b"\0")
     return h.hexdigest()[:12]
-

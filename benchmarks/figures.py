@@ -13,8 +13,15 @@ from benchmarks import metrics
 from benchmarks.tables import OUTCOME_LABELS, RANK_TITLE, Results, ablation_rows
 
 OUTCOME_COLOURS = ("#3a923a", "#d62728", "#9e9e9e")
-KIND_COLOURS = {"initial": "#7f7f7f", "stock": "#1f77b4", "kd": "#ff7f0e", "teacher": "#2ca02c", "kdG": "#9467bd",
-                "kdconf": "#8c564b", "initialconf": "#bcbd22"}
+KIND_COLOURS = {
+    "initial": "#7f7f7f",
+    "stock": "#1f77b4",
+    "kd": "#ff7f0e",
+    "teacher": "#2ca02c",
+    "kdG": "#9467bd",
+    "kdconf": "#8c564b",
+    "initialconf": "#bcbd22",
+}
 #: kinds of methods without scores (one point in the PR figure, no reliability curve)
 UNSCORED = ("initial", "initialconf")
 
@@ -94,12 +101,39 @@ def draw_sankey(ax, matrix, left_title: str, right_title: str) -> None:
             if sums[k] > 0:
                 tx = x - 0.02 if side == "left" else x + w + 0.02
                 pct = 100 * sums[k] / lay["total"] if lay["total"] else 0
-                ax.text(tx, (y0 + y1) / 2, f"{OUTCOME_LABELS[k]}\n{sums[k]:,.0f} ({pct:.1f}%)", ha=ha, va="center", fontsize=7)
+                ax.text(
+                    tx,
+                    (y0 + y1) / 2,
+                    f"{OUTCOME_LABELS[k]}\n{sums[k]:,.0f} ({pct:.1f}%)",
+                    ha=ha,
+                    va="center",
+                    fontsize=7,
+                )
         ax.text(x + w / 2, 1.04, title, ha="center", va="bottom", fontsize=8, fontweight="bold")
     c = (x1 - x0) * 0.5
-    for i, j, count, (ly0, ly1), (ry0, ry1) in lay["flows"]:
-        verts = [(x0, ly1), (x0 + c, ly1), (x1 - c, ry1), (x1, ry1), (x1, ry0), (x1 - c, ry0), (x0 + c, ly0), (x0, ly0), (x0, ly1)]
-        codes = [MPath.MOVETO, MPath.CURVE4, MPath.CURVE4, MPath.CURVE4, MPath.LINETO, MPath.CURVE4, MPath.CURVE4, MPath.CURVE4, MPath.CLOSEPOLY]
+    for i, _j, _count, (ly0, ly1), (ry0, ry1) in lay["flows"]:
+        verts = [
+            (x0, ly1),
+            (x0 + c, ly1),
+            (x1 - c, ry1),
+            (x1, ry1),
+            (x1, ry0),
+            (x1 - c, ry0),
+            (x0 + c, ly0),
+            (x0, ly0),
+            (x0, ly1),
+        ]
+        codes = [
+            MPath.MOVETO,
+            MPath.CURVE4,
+            MPath.CURVE4,
+            MPath.CURVE4,
+            MPath.LINETO,
+            MPath.CURVE4,
+            MPath.CURVE4,
+            MPath.CURVE4,
+            MPath.CLOSEPOLY,
+        ]
         ax.add_patch(PathPatch(MPath(verts, codes), facecolor=OUTCOME_COLOURS[i], alpha=0.35, lw=0))
     ax.set_xlim(-0.55, 1.55)
     ax.set_ylim(-0.02, 1.12)
@@ -126,8 +160,16 @@ def fig_bars(res: Results, rank: str, path: Path) -> None:
                 mean = [row[f"{field}_mean"] if row else np.nan for row in rows]
                 sd = [row[f"{field}_sd"] if row else 0 for row in rows]
                 lows += [v for v in mean if not np.isnan(v)]
-                ax.bar(x - 0.4 + width * (k + 0.5), mean, width, yerr=sd, capsize=2, color=colour_of(res, m),
-                       label=res.label(m), error_kw={"lw": 0.8})
+                ax.bar(
+                    x - 0.4 + width * (k + 0.5),
+                    mean,
+                    width,
+                    yerr=sd,
+                    capsize=2,
+                    color=colour_of(res, m),
+                    label=res.label(m),
+                    error_kw={"lw": 0.8},
+                )
             ax.set_xticks(x, res.labellers, fontsize=8)
             ax.set_title(f"{title}, cut {cut:g}", fontsize=9)
             if lows:
@@ -167,9 +209,13 @@ def fig_pr(res: Results, rank: str, path: Path) -> None:
                 continue
             colour = colour_of(res, m)
             top = max(res.r["config"]["cuts"])
-            shown += [p for t, p, r in zip(c["threshold"], c["precision"], c["recall"]) if t <= top and r >= PR_MIN_RECALL]
+            shown += [
+                p for t, p, r in zip(c["threshold"], c["precision"], c["recall"]) if t <= top and r >= PR_MIN_RECALL
+            ]
             if res.methods[m]["kind"] in UNSCORED:
-                ax.plot(c["recall"][0], c["precision"][0], marker="*", ms=12, ls="none", color=colour, label=res.label(m))
+                ax.plot(
+                    c["recall"][0], c["precision"][0], marker="*", ms=12, ls="none", color=colour, label=res.label(m)
+                )
                 continue
             ax.plot(c["recall"], c["precision"], color=colour, lw=1.4, label=res.label(m))
             for cut, marker in zip(res.r["config"]["cuts"], ("o", "s", "^")):
@@ -181,8 +227,11 @@ def fig_pr(res: Results, rank: str, path: Path) -> None:
         ax.set_title(f"{lab} ({rank})", fontsize=9)
         ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=7, loc="lower left")
-    fig.suptitle("Precision vs recall over score thresholds 0.5-1 (mean over seeds); "
-                 "markers: cuts 0.5 (o), 0.8 (s), 0.95 (^); initial labels: *", fontsize=9)
+    fig.suptitle(
+        "Precision vs recall over score thresholds 0.5-1 (mean over seeds); "
+        "markers: cuts 0.5 (o), 0.8 (s), 0.95 (^); initial labels: *",
+        fontsize=9,
+    )
     fig.tight_layout(rect=(0, 0, 1, 0.94))
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -205,7 +254,9 @@ def fig_reliability(res: Results, rank: str, path: Path) -> bool:
             pts = [(b["mean_score"], b["share_correct"], b["n"]) for b in rel["bins"] if b["share_correct"] is not None]
             ece = res.calib(lab, m, rank)
             label = res.label(m) + (f" (ECE {ece['ece_mean']:.3f})" if ece and ece["ece_mean"] is not None else "")
-            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", ms=3, lw=1.2, color=colour_of(res, m), label=label)
+            ax.plot(
+                [p[0] for p in pts], [p[1] for p in pts], marker="o", ms=3, lw=1.2, color=colour_of(res, m), label=label
+            )
         ax.set_xlim(0.5, 1.0)
         ax.set_ylim(0.0, 1.02)
         ax.set_xlabel("mean score of the bin (lowest score down to the rank)")
@@ -213,8 +264,11 @@ def fig_reliability(res: Results, rank: str, path: Path) -> bool:
         ax.set_title(f"{lab} ({rank})", fontsize=9)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=6, loc="upper left")
-    fig.suptitle(f"Reliability of the scores, {rank} level: 10 bins from 0.5 to 1, contigs with a {rank} label "
-                 "(mean over seeds)", fontsize=9)
+    fig.suptitle(
+        f"Reliability of the scores, {rank} level: 10 bins from 0.5 to 1, contigs with a {rank} label "
+        "(mean over seeds)",
+        fontsize=9,
+    )
     fig.tight_layout(rect=(0, 0, 1, 0.94))
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -223,7 +277,11 @@ def fig_reliability(res: Results, rank: str, path: Path) -> bool:
 
 def fig_sankey(res: Results, before: str, after: str, path: Path) -> bool:
     cut = res.r["config"]["sankey_cut"]
-    mats = {t["labeller"]: t for t in res.r["transitions_mean"] if t["before"] == before and t["after"] == after and t["cut"] == cut}
+    mats = {
+        t["labeller"]: t
+        for t in res.r["transitions_mean"]
+        if t["before"] == before and t["after"] == after and t["cut"] == cut
+    }
     labs = [lab for lab in res.labellers if lab in mats]
     if not labs:
         return False
@@ -233,8 +291,11 @@ def fig_sankey(res: Results, before: str, after: str, path: Path) -> bool:
         left = f"{lab}: initial labels" if before == "initial" else f"{lab}: {res.label(before)}"
         draw_sankey(ax, mats[lab]["matrix"], left, res.label(after))
     n_seeds = max(mats[lab]["n_seeds"] for lab in labs)
-    fig.suptitle(f"Species-level label transitions, {res.label(before)} → {res.label(after)} (score cut {cut:g}"
-                 + (f", mean counts over {n_seeds} seeds)" if n_seeds > 1 else ")"), fontsize=10)
+    fig.suptitle(
+        f"Species-level label transitions, {res.label(before)} → {res.label(after)} (score cut {cut:g}"
+        + (f", mean counts over {n_seeds} seeds)" if n_seeds > 1 else ")"),
+        fontsize=10,
+    )
     fig.tight_layout(rect=(0, 0, 1, 0.93))
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -254,7 +315,9 @@ def fig_length(res: Results, path: Path, cut: float = 0.5) -> bool:
             rows = [res.row(lab, m, "species", cut, b) for b in bins]
             mean = [r["f1_mean"] if r else np.nan for r in rows]
             sd = [r["f1_sd"] if r else 0 for r in rows]
-            ax.errorbar(x, mean, yerr=sd, marker="o", ms=3, capsize=2, lw=1.2, color=colour_of(res, m), label=res.label(m))
+            ax.errorbar(
+                x, mean, yerr=sd, marker="o", ms=3, capsize=2, lw=1.2, color=colour_of(res, m), label=res.label(m)
+            )
         ax.set_xticks(x, [b.removeprefix("length ") for b in bins], fontsize=8)
         ax.set_title(f"{lab}: species F1 by contig length (cut {cut:g})", fontsize=9)
         ax.grid(alpha=0.3)
@@ -265,7 +328,6 @@ def fig_length(res: Results, path: Path, cut: float = 0.5) -> bool:
     return True
 
 
-
 def fig_ablation(res: Results, path: Path) -> bool:
     lab = res.r["config"].get("ablation_labeller")
     if not lab:
@@ -273,14 +335,19 @@ def fig_ablation(res: Results, path: Path) -> bool:
     alpha, temp = ablation_rows(res)
     plt = _pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
-    for ax, keys, param, xlabel in ((axes[0], alpha, "alpha", "alpha (temperature fixed)"), (axes[1], temp, "temperature", "temperature (alpha fixed)")):
+    for ax, keys, param, xlabel in (
+        (axes[0], alpha, "alpha", "alpha (temperature fixed)"),
+        (axes[1], temp, "temperature", "temperature (alpha fixed)"),
+    ):
         xs = [res.methods[k][param] for k in keys]
         for field, colour in (("precision", "#1f77b4"), ("recall", "#2ca02c"), ("f1", "#ff7f0e")):
             for cut, ls in ((0.5, "-"), (0.8, "--")):
                 rows = [res.row(lab, k, "species", cut) for k in keys]
                 mean = [r[f"{field}_mean"] if r else np.nan for r in rows]
                 sd = [r[f"{field}_sd"] if r else 0 for r in rows]
-                ax.errorbar(xs, mean, yerr=sd, marker="o", ms=3, capsize=2, color=colour, ls=ls, label=f"{field} (cut {cut:g})")
+                ax.errorbar(
+                    xs, mean, yerr=sd, marker="o", ms=3, capsize=2, color=colour, ls=ls, label=f"{field} (cut {cut:g})"
+                )
             stock = res.row(lab, "stock", "species", 0.5)
         if stock:
             ax.axhline(stock["f1_mean"], color="#1f77b4", lw=0.8, ls=":", label="stock F1 (cut 0.5)")

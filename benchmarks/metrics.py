@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 
@@ -91,7 +91,13 @@ def score_labels(
             cut_codes = evaluate.codes_at(codes, gates, cut)
             for subset, mask in masks.items():
                 rows.append(
-                    {"rank": rank, "cut": cut, "subset": subset, "n": int(mask.sum()), **evaluate.summarise(cut_codes[mask])}
+                    {
+                        "rank": rank,
+                        "cut": cut,
+                        "subset": subset,
+                        "n": int(mask.sum()),
+                        **evaluate.summarise(cut_codes[mask]),
+                    }
                 )
     return rows, outcomes
 
@@ -121,13 +127,13 @@ def transition_matrix(before: np.ndarray, after: np.ndarray) -> np.ndarray:
     return np.bincount(before * 3 + after, minlength=9).reshape(3, 3)
 
 
-def spread(values: Iterable[Optional[float]]) -> dict[str, Optional[float]]:
+def spread(values: Iterable[float | None]) -> dict[str, float | None]:
     """n, mean, sd (sample standard deviation, 0 for one value), min and max; ``None`` values skipped."""
     v = np.array([x for x in values if x is not None and not (isinstance(x, float) and math.isnan(x))], dtype=float)
     if len(v) == 0:
         return {"n": 0, "mean": None, "sd": None, "min": None, "max": None}
     return {
-        "n": int(len(v)),
+        "n": len(v),
         "mean": float(v.mean()),
         "sd": float(v.std(ddof=1)) if len(v) > 1 else 0.0,
         "min": float(v.min()),

@@ -22,7 +22,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 
@@ -35,8 +35,7 @@ MAIN_ALPHA, MAIN_TEMPERATURE = 0.3, 4.0
 ALPHAS, TEMPERATURES = "0.3,0.5,0.8", "1,2,4,6"
 
 STOCK_WRAPPER = (
-    "import sys, torch; torch.manual_seed({seed}); sys.argv = {argv}; "
-    "from vamb.__main__ import main; main()"
+    "import sys, torch; torch.manual_seed({seed}); sys.argv = {argv}; from vamb.__main__ import main; main()"
 )
 
 
@@ -141,8 +140,13 @@ def _subset(full: Dataset, n: int, outdir: Path, seed: int = 0) -> Dataset:
             filter_table(src, conf[name].with_suffix(".part"))
             os.replace(conf[name].with_suffix(".part"), conf[name])
     return Dataset(
-        name=full.name, source=f"{full.source} (random subset of {n} contigs, seed {seed})",
-        fasta=paths["fasta"], abundance=paths["abundance"], truth=paths["truth"], labels=labels, confidence=conf,
+        name=full.name,
+        source=f"{full.source} (random subset of {n} contigs, seed {seed})",
+        fasta=paths["fasta"],
+        abundance=paths["abundance"],
+        truth=paths["truth"],
+        labels=labels,
+        confidence=conf,
     )
 
 
@@ -159,8 +163,11 @@ def prepare_dataset(spec: str, subset: int, work_root: Path, work: Path) -> Data
             (out / "labels").mkdir(exist_ok=True)
             os.replace(paths["taxonomy"], out / "labels" / "synthetic.tsv")
         ds = Dataset(
-            name=f"synthetic-{size}", source=f"taxometer_kd.synthetic.make_metagenome(size={size!r}, seed=1)",
-            fasta=out / "contigs.fna", abundance=out / "abundance.tsv", truth=out / "truth.tsv",
+            name=f"synthetic-{size}",
+            source=f"taxometer_kd.synthetic.make_metagenome(size={size!r}, seed=1)",
+            fasta=out / "contigs.fna",
+            abundance=out / "abundance.tsv",
+            truth=out / "truth.tsv",
             labels=_labels_of(out),
         )
     else:
@@ -169,8 +176,12 @@ def prepare_dataset(spec: str, subset: int, work_root: Path, work: Path) -> Data
         if missing:
             raise SystemExit(f"--data {spec}: missing {', '.join(missing)} (see benchmarks/README.md for the layout)")
         ds = Dataset(
-            name=data.resolve().name, source=rel(data), fasta=_build_fasta(data, work_root),
-            abundance=data / "abundance.tsv", truth=data / "truth.tsv", labels=_labels_of(data),
+            name=data.resolve().name,
+            source=rel(data),
+            fasta=_build_fasta(data, work_root),
+            abundance=data / "abundance.tsv",
+            truth=data / "truth.tsv",
+            labels=_labels_of(data),
         )
     ds.confidence = confidence.confidence_files(ds.labels)
     if subset:
@@ -195,9 +206,9 @@ class Method:
     key: str
     label: str
     kind: str  # initial | stock | kd | teacher | kdG | kdconf (kd + label confidence) | initialconf (filtered labels)
-    teacher: Optional[str] = None
-    alpha: Optional[float] = None
-    temperature: Optional[float] = None
+    teacher: str | None = None
+    alpha: float | None = None
+    temperature: float | None = None
     ablation: bool = False  # True: not in the main tables (the alpha/temperature and confidence sweeps)
 
 
@@ -207,7 +218,11 @@ def kd_method(teacher: str, alpha: float, temperature: float, main: bool) -> Met
     return Method(
         f"kd:{teacher}:a{_fmt_num(alpha)}:T{_fmt_num(temperature)}",
         f"taxometer-kd ({teacher}) α={_fmt_num(alpha)} T={_fmt_num(temperature)}",
-        "kd", teacher, alpha, temperature, ablation=True,
+        "kd",
+        teacher,
+        alpha,
+        temperature,
+        ablation=True,
     )
 
 
@@ -241,9 +256,9 @@ class RunSpec:
     seed: int
     kind: str  # stock | kd | kdG | kdconf
     outputs: tuple[tuple[str, str], ...]  # (method key, results file in the run's outdir)
-    teacher: Optional[str] = None
-    alpha: Optional[float] = None
-    temperature: Optional[float] = None
+    teacher: str | None = None
+    alpha: float | None = None
+    temperature: float | None = None
 
     def directory(self, work: Path) -> Path:
         return work / "runs" / self.labeller / self.run_id / f"seed{self.seed}"
@@ -253,8 +268,20 @@ class RunSpec:
         return self.directory(work) / "out" / self.outputs[0][1]
 
 
-def make_plan(labellers, teachers, seeds, ablations, alphas, temperatures, ablation_labeller, main_alpha, main_temperature,
-              with_g=True, confident=(), confidence_cuts=confidence.CUTS):
+def make_plan(
+    labellers,
+    teachers,
+    seeds,
+    ablations,
+    alphas,
+    temperatures,
+    ablation_labeller,
+    main_alpha,
+    main_temperature,
+    with_g=True,
+    confident=(),
+    confidence_cuts=confidence.CUTS,
+):
     """The methods (in report order) and the runs, seed by seed.
 
     ``confident``: the labellers with a confidence file; for them the main kd run of each
@@ -283,25 +310,48 @@ def make_plan(labellers, teachers, seeds, ablations, alphas, temperatures, ablat
         for lab in labellers:
             runs.append(RunSpec(lab, "stock", seed, "stock", (("stock", "results_taxometer.tsv"),)))
             for t in teachers:
-                runs.append(RunSpec(
-                    lab, f"kd-{t}-a{_fmt_num(main_alpha)}-T{_fmt_num(main_temperature)}", seed, "kd",
-                    ((f"kd:{t}", "results_taxometer.tsv"), (f"teacher:{t}", "results_teacher.tsv")),
-                    t, main_alpha, main_temperature,
-                ))
+                runs.append(
+                    RunSpec(
+                        lab,
+                        f"kd-{t}-a{_fmt_num(main_alpha)}-T{_fmt_num(main_temperature)}",
+                        seed,
+                        "kd",
+                        ((f"kd:{t}", "results_taxometer.tsv"), (f"teacher:{t}", "results_teacher.tsv")),
+                        t,
+                        main_alpha,
+                        main_temperature,
+                    )
+                )
                 if lab in confident:
-                    runs.append(RunSpec(
-                        lab, f"kd-{t}-a{_fmt_num(main_alpha)}-T{_fmt_num(main_temperature)}-confidence", seed, "kdconf",
-                        ((f"kdconf:{t}", "results_taxometer.tsv"),), t, main_alpha, main_temperature,
-                    ))
+                    runs.append(
+                        RunSpec(
+                            lab,
+                            f"kd-{t}-a{_fmt_num(main_alpha)}-T{_fmt_num(main_temperature)}-confidence",
+                            seed,
+                            "kdconf",
+                            ((f"kdconf:{t}", "results_taxometer.tsv"),),
+                            t,
+                            main_alpha,
+                            main_temperature,
+                        )
+                    )
                 if with_g:
                     runs.append(RunSpec(lab, f"kdG-{t}", seed, "kdG", ((f"kdG:{t}", "results_taxometer.tsv"),), t, 1.0))
             if lab == ablation_labeller:
                 for a, temp in sweep:
                     m = kd_method(main_teacher, a, temp, False)
-                    runs.append(RunSpec(
-                        lab, f"kd-{main_teacher}-a{_fmt_num(a)}-T{_fmt_num(temp)}", seed, "kd",
-                        ((m.key, "results_taxometer.tsv"),), main_teacher, a, temp,
-                    ))
+                    runs.append(
+                        RunSpec(
+                            lab,
+                            f"kd-{main_teacher}-a{_fmt_num(a)}-T{_fmt_num(temp)}",
+                            seed,
+                            "kd",
+                            ((m.key, "results_taxometer.tsv"),),
+                            main_teacher,
+                            a,
+                            temp,
+                        )
+                    )
     return methods, runs
 
 
@@ -312,9 +362,23 @@ def default_ablation_labeller(labellers: list[str]) -> str:
 
 def build_command(spec: RunSpec, ds: Dataset, cfg: dict[str, Any], outdir: Path) -> tuple[list[str], dict[str, str]]:
     args = [
-        "taxometer", "--outdir", str(outdir), "--fasta", str(ds.fasta.resolve()),
-        "--abundance_tsv", str(ds.abundance.resolve()), "--taxonomy", str(ds.labels[spec.labeller].resolve()),
-        "-pe", str(cfg["epochs"]), "-p", str(cfg["threads"]), "-m", str(ds.min_length), "--seed", str(spec.seed),
+        "taxometer",
+        "--outdir",
+        str(outdir),
+        "--fasta",
+        str(ds.fasta.resolve()),
+        "--abundance_tsv",
+        str(ds.abundance.resolve()),
+        "--taxonomy",
+        str(ds.labels[spec.labeller].resolve()),
+        "-pe",
+        str(cfg["epochs"]),
+        "-p",
+        str(cfg["threads"]),
+        "-m",
+        str(ds.min_length),
+        "--seed",
+        str(spec.seed),
     ]
     if cfg["batch_size"]:
         args += ["-pt", str(cfg["batch_size"])]
@@ -338,4 +402,3 @@ def build_command(spec: RunSpec, ds: Dataset, cfg: dict[str, Any], outdir: Path)
     if spec.kind == "kdconf":
         args += ["--label-confidence", str(ds.confidence[spec.labeller].resolve())]
     return [exe, *args], env
-

@@ -178,7 +178,9 @@ def tree_rss_kib(pid: int) -> tuple[int, int, int]:
     return measure, sum(rss), sum(r > 0 for r in rss)
 
 
-def run_sampled(cmd: list[str], env: dict[str, str], stdout: Path, stderr: Path, interval: float = 0.2) -> dict[str, Any]:
+def run_sampled(
+    cmd: list[str], env: dict[str, str], stdout: Path, stderr: Path, interval: float = 0.2
+) -> dict[str, Any]:
     """Run ``cmd``, sampling its tree's memory every ``interval`` s (:func:`tree_rss_kib`): exit
     status, start and end (``time.time()``), wall seconds, samples ``[(time, MiB)]``, the
     VmRSS sums and process counts of the samples ``[(MiB, n)]`` and ``ru_maxrss`` (MiB: the
@@ -204,8 +206,15 @@ def run_sampled(cmd: list[str], env: dict[str, str], stdout: Path, stderr: Path,
             raise
     wall = time.perf_counter() - t0
     proc.returncode = os.waitstatus_to_exitcode(status)
-    return {"returncode": proc.returncode, "t_start": t_start, "t_end": t_start + wall, "wall_s": wall,
-            "samples": samples, "details": details, "ru_maxrss_mib": usage.ru_maxrss / 1024}
+    return {
+        "returncode": proc.returncode,
+        "t_start": t_start,
+        "t_end": t_start + wall,
+        "wall_s": wall,
+        "samples": samples,
+        "details": details,
+        "ru_maxrss_mib": usage.ru_maxrss / 1024,
+    }
 
 
 # ----------------------------------------------------------------------------- logs -> stages
@@ -248,21 +257,25 @@ def epoch_times(lines: list[tuple[float, str]], method: str) -> list[float]:
     return out
 
 
-def split_stages(samples: list[tuple[float, float]], starts: dict[str, float], t_start: float,
-                 t_end: float) -> dict[str, dict[str, Any]]:
+def split_stages(
+    samples: list[tuple[float, float]], starts: dict[str, float], t_start: float, t_end: float
+) -> dict[str, dict[str, Any]]:
     """Per stage: seconds, peak RSS (MiB) of the samples taken in it and their number.
 
     A stage runs from its start to the next stage's (the last one to ``t_end``); a sample
     at time t belongs to the stage with start <= t < next start. A stage without samples
     (shorter than the sampling interval) has peak None.
     """
-    bounds = [("startup", t_start)] + sorted(((s, t) for s, t in starts.items()), key=lambda x: x[1])
+    bounds = [("startup", t_start), *sorted(((s, t) for s, t in starts.items()), key=lambda x: x[1])]
     out = {}
     for i, (stage, t0) in enumerate(bounds):
         t1 = bounds[i + 1][1] if i + 1 < len(bounds) else t_end
         inside = [rss for t, rss in samples if t0 <= t < t1 or (i + 1 == len(bounds) and t == t1)]
-        out[stage] = {"s": round(t1 - t0, 3), "peak_rss_mib": round(max(inside), 1) if inside else None,
-                      "samples": len(inside)}
+        out[stage] = {
+            "s": round(t1 - t0, 3),
+            "peak_rss_mib": round(max(inside), 1) if inside else None,
+            "samples": len(inside),
+        }
     return out
 
 
@@ -280,7 +293,8 @@ def summarise(method: str, log_text: str, measured: dict[str, Any], epochs: int)
         "peak_vmrss_sum_mib": round(max((r for r, _ in measured.get("details", [])), default=0.0), 1),
         "max_processes": max((n for _, n in measured.get("details", [])), default=1),
         "n_samples": len(measured["samples"]),
-        "stages": stages, "epoch_times_s": per_epoch,
+        "stages": stages,
+        "epoch_times_s": per_epoch,
     }
     precision = next((m.split(":", 1)[1].strip() for _, m in lines if "Training precision:" in m), None)
     if precision:
@@ -288,7 +302,8 @@ def summarise(method: str, log_text: str, measured: dict[str, Any], epochs: int)
     if per_epoch:
         steady = sum(per_epoch[1:]) / (len(per_epoch) - 1) if len(per_epoch) > 1 else per_epoch[0]
         rec.update(
-            first_epoch_s=per_epoch[0], epoch_s=round(steady, 3),
+            first_epoch_s=per_epoch[0],
+            epoch_s=round(steady, 3),
             non_epoch_s=round(wall - len(per_epoch) * steady, 3),
             extrapolated_100_s=round(wall + (FULL_EPOCHS - len(per_epoch)) * steady, 1),
         )
@@ -299,14 +314,20 @@ def summarise(method: str, log_text: str, measured: dict[str, Any], epochs: int)
 
 
 def machine() -> dict[str, Any]:
-    info: dict[str, Any] = {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()}
+    info: dict[str, Any] = {
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+    }
     try:
         info["cpus_usable"] = len(os.sched_getaffinity(0))
     except AttributeError:
         pass
     try:
         cpu = Path("/proc/cpuinfo").read_text()
-        info["cpu"] = next((ln.split(":", 1)[1].strip() for ln in cpu.splitlines() if ln.startswith("model name")), None)
+        info["cpu"] = next(
+            (ln.split(":", 1)[1].strip() for ln in cpu.splitlines() if ln.startswith("model name")), None
+        )
         mem = Path("/proc/meminfo").read_text()
         info["memory_gib"] = round(int(re.search(r"MemTotal:\s+(\d+)", mem).group(1)) / 2**20, 1)
     except (OSError, AttributeError):
@@ -333,7 +354,11 @@ def catalogue_matches(info: dict[str, Any] | None, n: int, samples: int, seed: i
         return False
     p = info.get("params", {})
     return (p.get("contigs"), p.get("samples"), p.get("seed"), p.get("genomes")) == (
-        n, samples, seed, catalogue.default_genomes(n, samples))
+        n,
+        samples,
+        seed,
+        catalogue.default_genomes(n, samples),
+    )
 
 
 def make_catalogue(n: int, args: argparse.Namespace, known: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -343,49 +368,93 @@ def make_catalogue(n: int, args: argparse.Namespace, known: dict[str, Any] | Non
     info = catalogue.read_info(data)
     if catalogue_matches(info, n, args.samples, args.data_seed):
         say(f"[scale] {size_label(n)}: reusing the catalogue in {rel(data)}")
-        measured = {k: known[k] for k in ("wall_s", "sampled_peak_rss_mib")
-                    if known and known.get("params") == info["params"] and k in known}
+        measured = {
+            k: known[k]
+            for k in ("wall_s", "sampled_peak_rss_mib")
+            if known and known.get("params") == info["params"] and k in known
+        }
         return info | measured | {"reused": True}
     existing = args.work
     while not existing.exists():
         existing = existing.parent
     need, free = estimated_bytes(n, args.samples), shutil.disk_usage(existing).free
     if need > free:
-        raise SystemExit(f"[scale] {size_label(n)}: the catalogue needs about {need / 1e9:.1f} GB, "
-                         f"only {free / 1e9:.1f} GB free under {args.work}")
+        raise SystemExit(
+            f"[scale] {size_label(n)}: the catalogue needs about {need / 1e9:.1f} GB, "
+            f"only {free / 1e9:.1f} GB free under {args.work}"
+        )
     if data.exists():
         shutil.rmtree(data)
     data.mkdir(parents=True)
-    cmd = [sys.executable, "-m", "benchmarks.catalogue", str(data), "--contigs", str(n),
-           "--samples", str(args.samples), "--seed", str(args.data_seed)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "benchmarks.catalogue",
+        str(data),
+        "--contigs",
+        str(n),
+        "--samples",
+        str(args.samples),
+        "--seed",
+        str(args.data_seed),
+    ]
     say(f"[scale] {size_label(n)}: making the catalogue: {shlex.join(cmd)}")
-    measured = run_sampled(cmd, dict(os.environ), data.parent / "catalogue.stdout", data.parent / "catalogue.stderr",
-                           args.interval)
+    measured = run_sampled(
+        cmd, dict(os.environ), data.parent / "catalogue.stdout", data.parent / "catalogue.stderr", args.interval
+    )
     info = catalogue.read_info(data)
     if measured["returncode"] != 0 or info is None:
         tail = (data.parent / "catalogue.stderr").read_text(errors="replace").splitlines()[-10:]
         raise SystemExit(f"[scale] making the catalogue failed ({measured['returncode']}):\n" + "\n".join(tail))
-    info = info | {"reused": False, "wall_s": round(measured["wall_s"], 2),
-                   "sampled_peak_rss_mib": round(max((r for _, r in measured["samples"]), default=0.0), 1)}
-    say(f"[scale] {size_label(n)}: {info['bases'] / 1e9:.2f} Gbp in {info['wall_s']} s, peak RSS "
-        f"{info['peak_rss_mib']} MiB, {sum(info['bytes'].values()) / 1e9:.2f} GB")
+    info = info | {
+        "reused": False,
+        "wall_s": round(measured["wall_s"], 2),
+        "sampled_peak_rss_mib": round(max((r for _, r in measured["samples"]), default=0.0), 1),
+    }
+    say(
+        f"[scale] {size_label(n)}: {info['bases'] / 1e9:.2f} Gbp in {info['wall_s']} s, peak RSS "
+        f"{info['peak_rss_mib']} MiB, {sum(info['bytes'].values()) / 1e9:.2f} GB"
+    )
     return info
 
 
 def run_config(args: argparse.Namespace, method: str) -> dict[str, Any]:
-    cfg = {"epochs": args.epochs, "threads": args.threads, "samples": args.samples, "seed": args.seed,
-           "data_seed": args.data_seed, "catalogue_version": catalogue.VERSION, "min_length": catalogue.MIN_LENGTH}
+    cfg = {
+        "epochs": args.epochs,
+        "threads": args.threads,
+        "samples": args.samples,
+        "seed": args.seed,
+        "data_seed": args.data_seed,
+        "catalogue_version": catalogue.VERSION,
+        "min_length": catalogue.MIN_LENGTH,
+    }
     if method == "kd":
         cfg.update(teacher="default", alpha=MAIN_ALPHA, temperature=MAIN_TEMPERATURE)
     return cfg
 
 
-def build_command(method: str, data: Path, out: Path, args: argparse.Namespace) -> tuple[list[str], dict[str, str], str]:
+def build_command(
+    method: str, data: Path, out: Path, args: argparse.Namespace
+) -> tuple[list[str], dict[str, str], str]:
     """The command line, environment and shown command (what ``command.sh`` holds) of a run."""
     vamb_args = [
-        "taxometer", "--outdir", str(out), "--fasta", str(data / catalogue.FILES["fasta"]),
-        "--abundance_tsv", str(data / catalogue.FILES["abundance"]), "--taxonomy", str(data / catalogue.FILES["labels"]),
-        "-pe", str(args.epochs), "-p", str(args.threads), "-m", str(catalogue.MIN_LENGTH), "--seed", str(args.seed),
+        "taxometer",
+        "--outdir",
+        str(out),
+        "--fasta",
+        str(data / catalogue.FILES["fasta"]),
+        "--abundance_tsv",
+        str(data / catalogue.FILES["abundance"]),
+        "--taxonomy",
+        str(data / catalogue.FILES["labels"]),
+        "-pe",
+        str(args.epochs),
+        "-p",
+        str(args.threads),
+        "-m",
+        str(catalogue.MIN_LENGTH),
+        "--seed",
+        str(args.seed),
     ]
     env = dict(os.environ)
     env["OMP_NUM_THREADS"] = str(args.threads)
@@ -396,8 +465,16 @@ def build_command(method: str, data: Path, out: Path, args: argparse.Namespace) 
         shown = "TAXOMETER_KD_DISABLE=1 "
     else:
         vamb = Path(sys.executable).parent / "vamb"
-        cmd = [str(vamb) if vamb.exists() else (shutil.which("vamb") or "vamb"), *vamb_args,
-               "--teacher", "default", "--alpha", f"{MAIN_ALPHA:g}", "--temperature", f"{MAIN_TEMPERATURE:g}"]
+        cmd = [
+            str(vamb) if vamb.exists() else (shutil.which("vamb") or "vamb"),
+            *vamb_args,
+            "--teacher",
+            "default",
+            "--alpha",
+            f"{MAIN_ALPHA:g}",
+            "--temperature",
+            f"{MAIN_TEMPERATURE:g}",
+        ]
         shown = ""
     return cmd, env, shown + f"OMP_NUM_THREADS={args.threads} " + shlex.join(cmd)
 
@@ -412,21 +489,33 @@ def run_one(n: int, method: str, args: argparse.Namespace) -> dict[str, Any]:
     (rdir / "command.sh").write_text(shown + "\n")
     load_before = os.getloadavg()
     if load_before[0] > 0.5:
-        say(f"[scale] warning: load average {load_before[0]:.2f} before this run: something else is running, "
-            "the timings will be noisy")
+        say(
+            f"[scale] warning: load average {load_before[0]:.2f} before this run: something else is running, "
+            "the timings will be noisy"
+        )
     say(f"[scale] {size_label(n)} {method}: running ({rel(rdir)})")
     measured = run_sampled(cmd, env, rdir / "stdout.txt", rdir / "stderr.txt", args.interval)
     with open(rdir / "rss.tsv", "w") as fh:
         fh.write("seconds\tmib\tvmrss_sum_mib\tprocesses\n")
-        fh.writelines(f"{t - measured['t_start']:.3f}\t{r:.1f}\t{r_sum:.1f}\t{n}\n"
-                      for (t, r), (r_sum, n) in zip(measured["samples"], measured["details"]))
+        fh.writelines(
+            f"{t - measured['t_start']:.3f}\t{r:.1f}\t{r_sum:.1f}\t{n}\n"
+            for (t, r), (r_sum, n) in zip(measured["samples"], measured["details"])
+        )
     log = (out / "log.txt").read_text(errors="replace") if (out / "log.txt").is_file() else ""
     ok = measured["returncode"] == 0 and (out / "results_taxometer.tsv").is_file()
     record = {
-        "size": n, "label": size_label(n), "method": method, "status": "ok" if ok else "failed",
-        "returncode": measured["returncode"], "config": run_config(args, method), "command": shown,
-        "dir": rel(rdir), "code": args.code, "machine": args.machine,
-        "loadavg_before": [round(x, 2) for x in load_before], "loadavg_after": [round(x, 2) for x in os.getloadavg()],
+        "size": n,
+        "label": size_label(n),
+        "method": method,
+        "status": "ok" if ok else "failed",
+        "returncode": measured["returncode"],
+        "config": run_config(args, method),
+        "command": shown,
+        "dir": rel(rdir),
+        "code": args.code,
+        "machine": args.machine,
+        "loadavg_before": [round(x, 2) for x in load_before],
+        "loadavg_after": [round(x, 2) for x in os.getloadavg()],
         "finished": datetime.now().isoformat(timespec="seconds"),
     } | summarise(method, log, measured, args.epochs)
     if not ok:
@@ -450,7 +539,12 @@ def ratios(runs: dict[str, dict[str, Any]], label: str) -> dict[str, Any] | None
         a, b = k.get(key), s.get(key)
         return round(a / b, 3) if a and b else None
 
-    return {"peak_rss": r("peak_rss_mib"), "epoch": r("epoch_s"), "wall": r("wall_s"), "extrapolated_100": r("extrapolated_100_s")}
+    return {
+        "peak_rss": r("peak_rss_mib"),
+        "epoch": r("epoch_s"),
+        "wall": r("wall_s"),
+        "extrapolated_100": r("extrapolated_100_s"),
+    }
 
 
 def _gib(mib: float | None) -> str:
@@ -465,22 +559,34 @@ def _secs(s: float | None) -> str:
 
 def markdown(result: dict[str, Any]) -> str:
     runs = result["runs"]
-    order = sorted(runs.values(), key=lambda r: (r["size"], METHODS.index(r["method"]) if r["method"] in METHODS else 9))
-    head = ["contigs", "method", "wall (pe E)"] + list(STAGES[:-1]) + ["epoch 1 / steady", "peak RSS", "100 epochs (extrap.)"]
+    order = sorted(
+        runs.values(), key=lambda r: (r["size"], METHODS.index(r["method"]) if r["method"] in METHODS else 9)
+    )
+    head = ["contigs", "method", "wall (pe E)", *STAGES[:-1], "epoch 1 / steady", "peak RSS", "100 epochs (extrap.)"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for rec in order:
         if rec.get("status") != "ok":
-            lines.append(f"| {rec['size']:,} | {rec['method']} | failed (exit {rec.get('returncode')}) |" + " |" * (len(head) - 3))
+            lines.append(
+                f"| {rec['size']:,} | {rec['method']} | failed (exit {rec.get('returncode')}) |"
+                + " |" * (len(head) - 3)
+            )
             continue
         st = rec["stages"]
         cells = [f"{rec['size']:,}", rec["method"], f"{_secs(rec['wall_s'])} (pe {rec['config']['epochs']})"]
         cells += [f"{_secs(st[s]['s'])}, {_gib(st[s]['peak_rss_mib'])}" if s in st else "—" for s in STAGES[:-1]]
-        cells += [f"{_secs(rec.get('first_epoch_s'))} / {_secs(rec.get('epoch_s'))}", _gib(rec["peak_rss_mib"]),
-                  _secs(rec.get("extrapolated_100_s"))]
+        cells += [
+            f"{_secs(rec.get('first_epoch_s'))} / {_secs(rec.get('epoch_s'))}",
+            _gib(rec["peak_rss_mib"]),
+            _secs(rec.get("extrapolated_100_s")),
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     rows = [(label, r) for label, r in result.get("ratios", {}).items() if r]
     if rows:
-        lines += ["", "| contigs | kd/stock peak RSS | epoch | whole run (pe E) | whole run at 100 epochs |", "|---|---|---|---|---|"]
+        lines += [
+            "",
+            "| contigs | kd/stock peak RSS | epoch | whole run (pe E) | whole run at 100 epochs |",
+            "|---|---|---|---|---|",
+        ]
         for label, r in sorted(rows, key=lambda x: parse_size(x[0])):
             lines.append(f"| {label} | {r['peak_rss']} | {r['epoch']} | {r['wall']} | {r['extrapolated_100']} |")
     return "\n".join(lines)
@@ -500,7 +606,9 @@ def save(path: Path, result: dict[str, Any], args: argparse.Namespace) -> None:
     result["benchmark"] = "scale: whole vamb taxometer, stock vs --teacher default, per stage"
     result["machine"], result["versions"], result["code"] = args.machine, args.versions, args.code
     result["updated"] = datetime.now().isoformat(timespec="seconds")
-    result["ratios"] = {lab: ratios(result["runs"], lab) for lab in sorted({r["label"] for r in result["runs"].values()})}
+    result["ratios"] = {
+        lab: ratios(result["runs"], lab) for lab in sorted({r["label"] for r in result["runs"].values()})
+    }
     path.parent.mkdir(parents=True, exist_ok=True)
     write_json(path, result)
 
@@ -512,7 +620,9 @@ def done(result: dict[str, Any], n: int, method: str, args: argparse.Namespace) 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.scale", description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="250k,1M,2M", help="numbers of contigs, e.g. 250k,1M,2M or 20000 (default 250k,1M,2M)")
+    parser.add_argument(
+        "--sizes", default="250k,1M,2M", help="numbers of contigs, e.g. 250k,1M,2M or 20000 (default 250k,1M,2M)"
+    )
     parser.add_argument("--samples", type=int, default=20, help="samples of the catalogues (default 20)")
     parser.add_argument("--epochs", type=int, default=2, help="-pe of every run (default 2)")
     parser.add_argument("--methods", default="stock,kd", help="stock, kd or both (default stock,kd)")
@@ -523,7 +633,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, default=WORK, help=f"work dir (default {rel(WORK)})")
     parser.add_argument("--out", type=Path, default=OUT, help=f"results JSON (default {rel(OUT)})")
     parser.add_argument("--force", action="store_true", help="redo runs that have an ok record")
-    parser.add_argument("--keep-npz", action="store_true", help="keep Vamb's composition.npz and abundance.npz in each run")
+    parser.add_argument(
+        "--keep-npz", action="store_true", help="keep Vamb's composition.npz and abundance.npz in each run"
+    )
     parser.add_argument("--dry-run", action="store_true", help="list what would be made and run; run nothing")
     args = parser.parse_args(argv)
     try:
@@ -541,13 +653,17 @@ def main(argv: list[str] | None = None) -> int:
     result = load_result(args.out)
 
     if args.dry_run:
-        say(f"scale benchmark (dry run): sizes {', '.join(map(size_label, sizes))}, {args.samples} samples, "
-            f"-pe {args.epochs}, -p {args.threads}, methods {', '.join(methods)}; results {rel(args.out)}")
+        say(
+            f"scale benchmark (dry run): sizes {', '.join(map(size_label, sizes))}, {args.samples} samples, "
+            f"-pe {args.epochs}, -p {args.threads}, methods {', '.join(methods)}; results {rel(args.out)}"
+        )
         for n in sizes:
             data = catalogue_dir(args.work, n)
             have = catalogue_matches(catalogue.read_info(data), n, args.samples, args.data_seed)
-            say(f"{size_label(n)}: catalogue {rel(data)}: {'present' if have else 'to make'} "
-                f"(~{estimated_bytes(n, args.samples) / 1e9:.1f} GB, {catalogue.default_genomes(n, args.samples)} genomes)")
+            say(
+                f"{size_label(n)}: catalogue {rel(data)}: {'present' if have else 'to make'} "
+                f"(~{estimated_bytes(n, args.samples) / 1e9:.1f} GB, {catalogue.default_genomes(n, args.samples)} genomes)"
+            )
             for method in methods:
                 state = "done" if done(result, n, method, args) and not args.force else "to run"
                 _, _, shown = build_command(method, data, args.work / size_label(n) / "runs" / method / "out", args)
@@ -566,8 +682,10 @@ def main(argv: list[str] | None = None) -> int:
             result["runs"][f"{size_label(n)}/{method}"] = rec
             save(args.out, result, args)
             if rec["status"] == "ok":
-                say(f"[scale] {size_label(n)} {method}: {_secs(rec['wall_s'])}, peak RSS {_gib(rec['peak_rss_mib'])}, "
-                    f"epoch {_secs(rec.get('epoch_s'))}, 100 epochs ~{_secs(rec.get('extrapolated_100_s'))}")
+                say(
+                    f"[scale] {size_label(n)} {method}: {_secs(rec['wall_s'])}, peak RSS {_gib(rec['peak_rss_mib'])}, "
+                    f"epoch {_secs(rec.get('epoch_s'))}, 100 epochs ~{_secs(rec.get('extrapolated_100_s'))}"
+                )
             else:
                 say(f"[scale] {size_label(n)} {method}: FAILED (exit {rec['returncode']}); see {rec['dir']}/stderr.txt")
     say("")

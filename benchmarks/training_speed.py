@@ -49,9 +49,7 @@ def make_inputs(n: int, samples: int, species: int, dim: int, seed: int):
     order = family // per[4]
     klass = order // per[3]
     phylum = klass // per[2]
-    lineages = [
-        f"d_B;p_{phylum[s]};c_{klass[s]};o_{order[s]};f_{family[s]};g_{genus[s]};s_{s}" for s in range(species)
-    ]
+    lineages = [f"d_B;p_{phylum[s]};c_{klass[s]};o_{order[s]};f_{family[s]};g_{genus[s]};s_{s}" for s in range(species)]
     true_sp = rng.integers(0, species, n)
     centers = rng.normal(0, 1, (species, 103)).astype(np.float32)
     tnf = (centers[true_sp] + rng.normal(0, 0.5, (n, 103))).astype(np.float32)
@@ -193,11 +191,18 @@ def main(argv=None) -> int:
     p.add_argument("--embedding-dim", type=int, default=1536, help="kd-head features [1536: GenomeOcean-500M]")
     p.add_argument("--kmer-dim", type=int, default=141, help="kd-crossfit features [141: 4-mers + coverage]")
     p.add_argument("--threads", type=int, default=min(8, os.cpu_count() or 1))
-    p.add_argument("--precision", choices=("auto", "float32", "bfloat16"), default="auto",
-                   help="taxometer-kd's --kd-precision [auto]")
+    p.add_argument(
+        "--precision",
+        choices=("auto", "float32", "bfloat16"),
+        default="auto",
+        help="taxometer-kd's --kd-precision [auto]",
+    )
     p.add_argument("--cuda", action="store_true")
-    p.add_argument("--methods", default="stock,kd-head,kd-crossfit",
-                   help=f"which to run, of {','.join(METHODS)} [stock,kd-head,kd-crossfit]")
+    p.add_argument(
+        "--methods",
+        default="stock,kd-head,kd-crossfit",
+        help=f"which to run, of {','.join(METHODS)} [stock,kd-head,kd-crossfit]",
+    )
     p.add_argument("--which", choices=METHODS, help=argparse.SUPPRESS)
     p.add_argument("--n", type=int, help=argparse.SUPPRESS)
     p.add_argument("--out", type=Path, default=None)
@@ -222,10 +227,28 @@ def main(argv=None) -> int:
     for n in [int(x) for x in args.sizes.split(",")]:
         row: dict = {}
         for which in [m for m in METHODS if m in methods]:
-            cmd = [sys.executable, __file__, "--which", which, "--n", str(n), "--epochs", str(args.epochs),
-                   "--samples", str(args.samples), "--species", str(args.species),
-                   "--embedding-dim", str(args.embedding_dim), "--kmer-dim", str(args.kmer_dim),
-                   "--threads", str(args.threads), "--precision", args.precision] + (["--cuda"] if args.cuda else [])
+            cmd = [
+                sys.executable,
+                __file__,
+                "--which",
+                which,
+                "--n",
+                str(n),
+                "--epochs",
+                str(args.epochs),
+                "--samples",
+                str(args.samples),
+                "--species",
+                str(args.species),
+                "--embedding-dim",
+                str(args.embedding_dim),
+                "--kmer-dim",
+                str(args.kmer_dim),
+                "--threads",
+                str(args.threads),
+                "--precision",
+                args.precision,
+            ] + (["--cuda"] if args.cuda else [])
             proc = subprocess.run(cmd, capture_output=True, text=True)
             if proc.returncode != 0:
                 print(proc.stderr[-3000:], file=sys.stderr)
@@ -234,9 +257,12 @@ def main(argv=None) -> int:
                 continue
             row[which] = json.loads(proc.stdout.strip().splitlines()[-1])
             r = row[which]
-            print(f"{n:>8} {which:11s} wall {r['train_wall_s']:8.1f} s  epoch {r['epoch_s']:7.2f} s "
-                  f"(first {r['first_epoch_s']:.2f} s)  peak RSS {r['peak_rss_gib']:.2f} GiB"
-                  + (f"  [{r['precision']}]" if which != "stock" else ""), flush=True)
+            print(
+                f"{n:>8} {which:11s} wall {r['train_wall_s']:8.1f} s  epoch {r['epoch_s']:7.2f} s "
+                f"(first {r['first_epoch_s']:.2f} s)  peak RSS {r['peak_rss_gib']:.2f} GiB"
+                + (f"  [{r['precision']}]" if which != "stock" else ""),
+                flush=True,
+            )
         stock = row.get("stock", {})
         for which in ("kd-head", "kd-crossfit", "student"):
             r = row.get(which, {})

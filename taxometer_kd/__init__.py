@@ -49,16 +49,35 @@ __all__ = ["__version__", *_SOURCES]
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from typing import Any
 
-    from taxometer_kd.cache import CachedFeatureBuilder
-    from taxometer_kd.errors import KDError
-    from taxometer_kd.hookspecs import hookimpl
-    from taxometer_kd.plugins import PluginError, register_plugin, unregister_plugin
-    from taxometer_kd.registry import (
-        LossFactory, TeacherOption, TeacherSpec, UnknownNameError, get_loss, get_teacher, parse_bool, parse_widths,
+    from taxometer_kd.cache import CachedFeatureBuilder as CachedFeatureBuilder
+    from taxometer_kd.errors import KDError as KDError
+    from taxometer_kd.hookspecs import hookimpl as hookimpl
+    from taxometer_kd.plugins import (
+        PluginError as PluginError,
+        register_plugin as register_plugin,
+        unregister_plugin as unregister_plugin,
     )
-    from taxometer_kd.teachers.base import TeacherContext, TeacherModel, TeacherOutput
-    from taxometer_kd.teachers.dna import encode_dna
-    from taxometer_kd.teachers.heads import CrossFitHeadTeacher, EmbeddingHeadTeacher, FrozenFeatures
+    from taxometer_kd.registry import (
+        LossFactory as LossFactory,
+        TeacherOption as TeacherOption,
+        TeacherSpec as TeacherSpec,
+        UnknownNameError as UnknownNameError,
+        get_loss as get_loss,
+        get_teacher as get_teacher,
+        parse_bool as parse_bool,
+        parse_widths as parse_widths,
+    )
+    from taxometer_kd.teachers.base import (
+        TeacherContext as TeacherContext,
+        TeacherModel as TeacherModel,
+        TeacherOutput as TeacherOutput,
+    )
+    from taxometer_kd.teachers.dna import encode_dna as encode_dna
+    from taxometer_kd.teachers.heads import (
+        CrossFitHeadTeacher as CrossFitHeadTeacher,
+        EmbeddingHeadTeacher as EmbeddingHeadTeacher,
+        FrozenFeatures as FrozenFeatures,
+    )
 
 
 def __getattr__(name: str) -> Any:

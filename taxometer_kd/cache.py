@@ -37,9 +37,10 @@ import itertools
 import json
 import os
 import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Optional, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -91,7 +92,7 @@ class EmbeddingCache:
         root: Path | str | None,
         namespace: str,
         identity: dict[str, Any],
-        provenance: Optional[dict[str, Any]] = None,
+        provenance: dict[str, Any] | None = None,
     ):
         self.root = Path(root) if root is not None else default_cache_root()
         self.namespace = namespace
@@ -104,13 +105,18 @@ class EmbeddingCache:
         if not key_file.exists():
             _atomic_write_json(
                 key_file,
-                {"format": CACHE_FORMAT, "namespace": namespace, "key": self.key,
-                 "identity": self.identity, "provenance": provenance or {}},
+                {
+                    "format": CACHE_FORMAT,
+                    "namespace": namespace,
+                    "key": self.key,
+                    "identity": self.identity,
+                    "provenance": provenance or {},
+                },
             )
         self._entries: dict[str, _Entry] = {}
         self._shard_sizes: dict[str, int] = {}
         self._unreadable: set[str] = set()
-        self.dim: Optional[int] = None
+        self.dim: int | None = None
         self.refresh()
 
     # ------------------------------------------------------------------ reading
@@ -174,8 +180,9 @@ class EmbeddingCache:
         return out
 
     # ------------------------------------------------------------------ writing
-    def write_shard(self, hashes: Sequence[str], vectors: np.ndarray, prefix: str = "r0",
-                    meta: Optional[dict[str, Any]] = None) -> Path:
+    def write_shard(
+        self, hashes: Sequence[str], vectors: np.ndarray, prefix: str = "r0", meta: dict[str, Any] | None = None
+    ) -> Path:
         """Write one shard atomically and make its vectors visible to :meth:`get`."""
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         if vectors.ndim != 2 or vectors.shape[0] != len(hashes):
@@ -200,8 +207,9 @@ class EmbeddingCache:
             self._entries.setdefault(h, _Entry(name, row))
         return path
 
-    def writer(self, prefix: str = "r0", shard_size: int = 4096, max_seconds: float = 300.0,
-               meta: Optional[dict[str, Any]] = None) -> "ShardWriter":
+    def writer(
+        self, prefix: str = "r0", shard_size: int = 4096, max_seconds: float = 300.0, meta: dict[str, Any] | None = None
+    ) -> ShardWriter:
         return ShardWriter(self, prefix=prefix, shard_size=shard_size, max_seconds=max_seconds, meta=meta)
 
     def write_index(self) -> Path:
@@ -223,8 +231,14 @@ class EmbeddingCache:
 class ShardWriter:
     """Buffers vectors and writes a shard every ``shard_size`` vectors or ``max_seconds``."""
 
-    def __init__(self, cache: EmbeddingCache, prefix: str, shard_size: int, max_seconds: float,
-                 meta: Optional[dict[str, Any]] = None):
+    def __init__(
+        self,
+        cache: EmbeddingCache,
+        prefix: str,
+        shard_size: int,
+        max_seconds: float,
+        meta: dict[str, Any] | None = None,
+    ):
         self.cache = cache
         self.prefix = prefix
         self.shard_size = max(1, int(shard_size))
@@ -244,14 +258,12 @@ class ShardWriter:
 
     def flush(self) -> None:
         if self._hashes:
-            self.shards.append(
-                self.cache.write_shard(self._hashes, np.stack(self._vectors), self.prefix, self.meta)
-            )
+            self.shards.append(self.cache.write_shard(self._hashes, np.stack(self._vectors), self.prefix, self.meta))
             self.n_written += len(self._hashes)
         self._hashes, self._vectors = [], []
         self._since = time.monotonic()
 
-    def __enter__(self) -> "ShardWriter":
+    def __enter__(self) -> ShardWriter:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
@@ -266,7 +278,7 @@ class FillStats:
     n_cached: int = 0
     n_computed: int = 0
     seconds: float = 0.0
-    cache_dir: Optional[Path] = None
+    cache_dir: Path | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -313,8 +325,9 @@ class CachedFeatureBuilder:
             out[i] = sequence_hash(seq)
         return out
 
-    def fill_cache(self, ctx, *, cache: Optional[EmbeddingCache] = None, shard_prefix: str = "r0",
-                   hashes: Optional[Sequence[str]] = None) -> FillStats:
+    def fill_cache(
+        self, ctx, *, cache: EmbeddingCache | None = None, shard_prefix: str = "r0", hashes: Sequence[str] | None = None
+    ) -> FillStats:
         """Compute and store the vectors of ``ctx.contigs`` that the cache lacks.
 
         The missing contigs are read in a second streamed pass and embedded in rounds of at
@@ -349,9 +362,7 @@ class CachedFeatureBuilder:
             stats.extra = rounds[0] if len(rounds) == 1 else {"rounds": rounds}
             stats.n_computed = writer.n_written
             if stats.n_computed != len(todo):
-                raise RuntimeError(
-                    f"{self.namespace}: computed {stats.n_computed} embeddings for {len(todo)} contigs"
-                )
+                raise RuntimeError(f"{self.namespace}: computed {stats.n_computed} embeddings for {len(todo)} contigs")
         else:
             logger.info(f"{self.namespace}: all {len(first)} distinct contigs found in the embedding cache {cache.dir}")
         stats.seconds = time.monotonic() - start
@@ -373,7 +384,7 @@ class CachedFeatureBuilder:
         if part:
             yield part
 
-    def features(self, ctx, cache: Optional[EmbeddingCache] = None) -> np.ndarray:
+    def features(self, ctx, cache: EmbeddingCache | None = None) -> np.ndarray:
         """Fill the cache if needed, then return the (n_contigs, d) matrix in row order."""
         cache = cache if cache is not None else self.open_cache(ctx)
         hashes = self.hashes(ctx)

@@ -18,7 +18,7 @@ labels without scores (initial labels), take no part. Inputs are the ``(codes, g
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 
@@ -42,8 +42,9 @@ def bin_edges(n_bins: int = N_BINS, low: float = LOW, high: float = HIGH) -> np.
     return np.round(np.linspace(low, high, n_bins + 1), 10)
 
 
-def reliability(codes: np.ndarray, gates: np.ndarray, n_bins: int = N_BINS, low: float = LOW,
-                high: float = HIGH) -> list[dict[str, Any]]:
+def reliability(
+    codes: np.ndarray, gates: np.ndarray, n_bins: int = N_BINS, low: float = LOW, high: float = HIGH
+) -> list[dict[str, Any]]:
     """The reliability diagram: one dict per bin of the score (the gate).
 
     Bins are equal-width from ``low`` to ``high`` (default 10 bins from 0.5 to 1.0: Taxometer
@@ -60,15 +61,20 @@ def reliability(codes: np.ndarray, gates: np.ndarray, n_bins: int = N_BINS, low:
         member = index == k
         n = int(member.sum())
         c = int(correct[member].sum())
-        out.append({
-            "low": float(edges[k]), "high": float(edges[k + 1]), "n": n, "correct": c,
-            "share_correct": c / n if n else None,
-            "mean_score": float(scores[member].mean()) if n else None,
-        })
+        out.append(
+            {
+                "low": float(edges[k]),
+                "high": float(edges[k + 1]),
+                "n": n,
+                "correct": c,
+                "share_correct": c / n if n else None,
+                "mean_score": float(scores[member].mean()) if n else None,
+            }
+        )
     return out
 
 
-def ece(bins: Sequence[dict[str, Any]]) -> Optional[float]:
+def ece(bins: Sequence[dict[str, Any]]) -> float | None:
     """Expected calibration error of a reliability diagram: the bin-size-weighted mean of
     ``|share correct - mean score|`` over the bins (empty bins weigh nothing).
 
@@ -98,9 +104,15 @@ def precision_at_cuts(codes: np.ndarray, gates: np.ndarray, cuts: Sequence[float
     return out
 
 
-def calibration(codes: np.ndarray, gates: np.ndarray, cuts: Sequence[float] = CUTS,
-                n_bins: int = N_BINS) -> dict[str, Any]:
+def calibration(
+    codes: np.ndarray, gates: np.ndarray, cuts: Sequence[float] = CUTS, n_bins: int = N_BINS
+) -> dict[str, Any]:
     """``n`` (contigs with a label and a score), ``ece``, ``bins`` (:func:`reliability`) and
     ``cuts`` (:func:`precision_at_cuts`)."""
     bins = reliability(codes, gates, n_bins)
-    return {"n": sum(b["n"] for b in bins), "ece": ece(bins), "bins": bins, "cuts": precision_at_cuts(codes, gates, cuts)}
+    return {
+        "n": sum(b["n"] for b in bins),
+        "ece": ece(bins),
+        "bins": bins,
+        "cuts": precision_at_cuts(codes, gates, cuts),
+    }

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 import warnings
-from typing import Optional
 
 
 def _cmd_teachers(args: argparse.Namespace) -> int:
@@ -26,8 +25,10 @@ def _cmd_teachers(args: argparse.Namespace) -> int:
             for o in spec.options:
                 allowed = o.describe_range()
                 default = ",".join(map(str, o.default)) if isinstance(o.default, tuple) else o.default
-                print(f"    --teacher-option {o.name}=... [{default}] {o.help}"
-                      + ("" if allowed == "any" else f"; allowed: {allowed}"))
+                print(
+                    f"    --teacher-option {o.name}=... [{default}] {o.help}"
+                    + ("" if allowed == "any" else f"; allowed: {allowed}")
+                )
     return 0
 
 
@@ -65,11 +66,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_teachers)
     p = sub.add_parser("losses", help="list the registered distillation losses")
     p.set_defaults(func=_cmd_losses)
-    sub.add_parser(
-        "taxometer", help="run `vamb taxometer` with the knowledge-distillation flags", add_help=False
-    )
+    sub.add_parser("taxometer", help="run `vamb taxometer` with the knowledge-distillation flags", add_help=False)
     sub.add_parser("embed", help="fill a teacher's embedding cache without training", add_help=False)
-    p = sub.add_parser("demo-data", help="write a small synthetic metagenome (contigs, abundances, noisy labels, truth)")
+    p = sub.add_parser(
+        "demo-data", help="write a small synthetic metagenome (contigs, abundances, noisy labels, truth)"
+    )
     p.add_argument("outdir")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--size", choices=("tiny", "small", "demo"), default="demo")
@@ -81,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     # these two pass their arguments on untouched
     if argv[:1] == ["taxometer"]:

@@ -8,7 +8,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Optional
+from typing import Any
 
 
 def split_by_size(sizes: Sequence[int], n_parts: int) -> list[list[int]]:
@@ -27,7 +27,7 @@ class DistInfo:
     rank: int = 0
     world: int = 1
     local_rank: int = 0
-    backend: Optional[str] = None
+    backend: str | None = None
 
     @property
     def active(self) -> bool:

@@ -27,8 +27,9 @@ import argparse
 import os
 import sys
 import time
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -38,13 +39,19 @@ from taxometer_kd.errors import KDError
 
 def add_embed_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--teacher", required=True, help="teacher name or alias (see `taxometer-kd teachers`)")
-    parser.add_argument("--teacher-option", dest="teacher_option", action="append", default=[],
-                        metavar="KEY=VALUE", help="a teacher option (repeatable), as for training")
+    parser.add_argument(
+        "--teacher-option",
+        dest="teacher_option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a teacher option (repeatable), as for training",
+    )
     parser.add_argument("--fasta", required=True, type=Path, help="contigs (FASTA, may be gzipped)")
-    parser.add_argument("--out", required=True, type=Path,
-                        help="embedding cache directory; pass it to training as --teacher-cache")
-    parser.add_argument("--min-length", type=int, default=2000,
-                        help="skip contigs shorter than this many bp [2000]")
+    parser.add_argument(
+        "--out", required=True, type=Path, help="embedding cache directory; pass it to training as --teacher-cache"
+    )
+    parser.add_argument("--min-length", type=int, default=2000, help="skip contigs shorter than this many bp [2000]")
     parser.add_argument("--cuda", action="store_true", help="embed on the GPU (LOCAL_RANK's under torchrun)")
     return parser
 
@@ -87,8 +94,10 @@ def _step(info: DistInfo, what: str, fn: Callable[[], Any]) -> Any:
         return result
     ranks = f"rank{'s' if len(failed) > 1 else ''} {', '.join(map(str, failed))}"
     if error is None:
-        logger.error(f"embed: {ranks} failed while {what} (see its error); stopping. "
-                     "The shards written so far are kept for a rerun")
+        logger.error(
+            f"embed: {ranks} failed while {what} (see its error); stopping. "
+            "The shards written so far are kept for a rerun"
+        )
     elif isinstance(error, USER_ERRORS):
         logger.error(str(error))
     else:
@@ -102,8 +111,9 @@ class _FastaRows:
     listed in ``rows`` (record number -> row), streamed as ``(row, DNA)``: one pass over the
     file, holding no other record's DNA."""
 
-    def __init__(self, fasta: Path, min_length: int, rows: dict[int, int], identifiers: Sequence[str],
-                 lengths: Sequence[int]):
+    def __init__(
+        self, fasta: Path, min_length: int, rows: dict[int, int], identifiers: Sequence[str], lengths: Sequence[int]
+    ):
         self.fasta, self.min_length, self.rows = fasta, min_length, rows
         self.identifiers = list(identifiers)
         self.lengths = np.asarray(lengths, dtype=np.int64)
@@ -165,11 +175,13 @@ def run_embed(args: argparse.Namespace) -> dict[str, Any]:
 
         builder, options, device = _step(info, "setting up", setup)
         # The cache's identity needs the options and the device only, no contigs.
-        probe = TeacherContext(contigs=InMemoryContigs([]), n_outputs=0, options=options, device=device,
-                               cache_dir=Path(args.out))
+        probe = TeacherContext(
+            contigs=InMemoryContigs([]), n_outputs=0, options=options, device=device, cache_dir=Path(args.out)
+        )
         # Rank 0 resolves (and downloads, if it has to) the checkpoint first; then the others.
-        cache = _step(info, "opening the cache on rank 0",
-                      lambda: builder.open_cache(probe) if info.rank == 0 else None)
+        cache = _step(
+            info, "opening the cache on rank 0", lambda: builder.open_cache(probe) if info.rank == 0 else None
+        )
 
         def scan():
             names, lengths, hashes = [], [], []
@@ -192,16 +204,30 @@ def run_embed(args: argparse.Namespace) -> dict[str, Any]:
             f"embed: {len(first) - len(todo)} of {len(first)} distinct contigs already cached; "
             f"{len(todo)} to compute, {len(mine)} ({sum(lengths[first[h]] for h in mine):,} bp) by this process"
         )
-        rows = _FastaRows(args.fasta, args.min_length, {first[h]: j for j, h in enumerate(mine)},
-                          [names[first[h]] for h in mine], [lengths[first[h]] for h in mine])
+        rows = _FastaRows(
+            args.fasta,
+            args.min_length,
+            {first[h]: j for j, h in enumerate(mine)},
+            [names[first[h]] for h in mine],
+            [lengths[first[h]] for h in mine],
+        )
         sub = TeacherContext(contigs=rows, n_outputs=0, options=options, device=device, cache_dir=Path(args.out))
-        stats = _step(info, "embedding",
-                      lambda: builder.fill_cache(sub, cache=cache, shard_prefix=f"rank{info.rank:03d}", hashes=mine))
+        stats = _step(
+            info,
+            "embedding",
+            lambda: builder.fill_cache(sub, cache=cache, shard_prefix=f"rank{info.rank:03d}", hashes=mine),
+        )
         summary = {
-            "cache_dir": str(cache.dir), "contigs": len(names), "distinct": len(first),
-            "cached_before": len(first) - len(todo), "computed": len(todo),
-            "computed_here": stats.n_computed, "rank": info.rank, "world": info.world,
-            "seconds": time.monotonic() - t0, "stats": stats.extra,
+            "cache_dir": str(cache.dir),
+            "contigs": len(names),
+            "distinct": len(first),
+            "cached_before": len(first) - len(todo),
+            "computed": len(todo),
+            "computed_here": stats.n_computed,
+            "rank": info.rank,
+            "world": info.world,
+            "seconds": time.monotonic() - t0,
+            "stats": stats.extra,
         }
 
         def finish():
@@ -226,7 +252,7 @@ def run_embed(args: argparse.Namespace) -> dict[str, Any]:
             dist.destroy_process_group()
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
     import vamb  # noqa: F401  (importing vamb removes loguru's handlers: add ours after it)
     from loguru import logger

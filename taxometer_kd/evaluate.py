@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Optional
 
 import numpy as np
 
@@ -83,7 +83,7 @@ class Labels:
     """Per contig: rank index -> name, and rank index -> score (None without scores)."""
 
     names: dict[str, dict[int, str]]
-    scores: dict[str, Optional[dict[int, float]]]
+    scores: dict[str, dict[int, float] | None]
 
 
 def load_labels(path: Path) -> Labels:
@@ -111,7 +111,7 @@ def load_labels(path: Path) -> Labels:
     return Labels(names, scores)
 
 
-def _cut(names: dict[int, str], scores: Optional[dict[int, float]], threshold: float) -> dict[int, str]:
+def _cut(names: dict[int, str], scores: dict[int, float] | None, threshold: float) -> dict[int, str]:
     """Cut the lineage at the first rank whose score is below ``threshold``."""
     if scores is None:
         return names
@@ -123,7 +123,9 @@ def _cut(names: dict[int, str], scores: Optional[dict[int, float]], threshold: f
     return out
 
 
-def outcome_gates(labels: Labels, truth: Truth, rank: str, contigs: Optional[Iterable[str]] = None) -> tuple[np.ndarray, np.ndarray]:
+def outcome_gates(
+    labels: Labels, truth: Truth, rank: str, contigs: Iterable[str] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Outcomes without any cut, and the score that decides each one under a cut.
 
     Returns ``(codes, gates)``, one entry per truth contig (or ``contigs``): ``codes`` as in
@@ -154,7 +156,9 @@ def codes_at(codes: np.ndarray, gates: np.ndarray, threshold: float) -> np.ndarr
     return np.where(gates >= threshold, codes, np.int8(2)).astype(np.int8)
 
 
-def outcome_codes(labels: Labels, truth: Truth, rank: str, threshold: float = 0.5, contigs: Optional[Iterable[str]] = None) -> np.ndarray:
+def outcome_codes(
+    labels: Labels, truth: Truth, rank: str, threshold: float = 0.5, contigs: Iterable[str] | None = None
+) -> np.ndarray:
     """Array of 0 = correct, 1 = wrong, 2 = no label, one per truth contig (or ``contigs``)."""
     return codes_at(*outcome_gates(labels, truth, rank, contigs), threshold)
 
@@ -167,7 +171,9 @@ def summarise(codes: np.ndarray) -> dict[str, float]:
     return {"correct": c, "wrong": w, "no_label": n, "precision": precision, "recall": recall, "f1": f1}
 
 
-def score(labels: Labels, truth: Truth, rank: str = "species", threshold: float = 0.5, contigs=None) -> dict[str, float]:
+def score(
+    labels: Labels, truth: Truth, rank: str = "species", threshold: float = 0.5, contigs=None
+) -> dict[str, float]:
     return summarise(outcome_codes(labels, truth, rank, threshold, contigs))
 
 
@@ -181,18 +187,22 @@ def pr_curve(labels: Labels, truth: Truth, rank: str = "species", thresholds=Non
     return [{"threshold": t, **summarise(codes_at(codes, gates, t))} for t in thresholds]
 
 
-def _num(x: Optional[float]) -> str:
+def _num(x: float | None) -> str:
     return "-" if x is None else f"{x:.3f}"
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     from taxometer_kd import calibration
 
     p = argparse.ArgumentParser(prog="python -m taxometer_kd.evaluate", description=__doc__.split("\n\n")[0])
     p.add_argument("--truth", required=True, type=Path)
     p.add_argument("--thresholds", default="0.5,0.8,0.95", help="score cuts [0.5,0.8,0.95]")
-    p.add_argument("--reliability-out", type=Path, metavar="FILE.tsv",
-                   help="write the reliability diagrams (per method, rank and score bin) to this TSV")
+    p.add_argument(
+        "--reliability-out",
+        type=Path,
+        metavar="FILE.tsv",
+        help="write the reliability diagrams (per method, rank and score bin) to this TSV",
+    )
     p.add_argument("results", nargs="+", help="NAME=PATH of a label file (taxonomy or Taxometer results)")
     args = p.parse_args(argv)
     truth = load_truth(args.truth)
@@ -232,7 +242,9 @@ def main(argv: Optional[list[str]] = None) -> int:
             for name, rank, c in calib:
                 for b in c["bins"]:
                     share, mean = (f"{b[k]:.6g}" if b[k] is not None else "" for k in ("share_correct", "mean_score"))
-                    fh.write(f"{name}\t{rank}\t{b['low']:g}\t{b['high']:g}\t{b['n']}\t{b['correct']}\t{share}\t{mean}\n")
+                    fh.write(
+                        f"{name}\t{rank}\t{b['low']:g}\t{b['high']:g}\t{b['n']}\t{b['correct']}\t{share}\t{mean}\n"
+                    )
     return 0
 
 

@@ -13,7 +13,8 @@ before and ``trylast`` after the others); hook wrappers are refused (see
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import pluggy
 
@@ -27,7 +28,7 @@ hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 
 
 @hookspec
-def register_teachers(register: "Callable[..., None]") -> None:
+def register_teachers(register: Callable[..., None]) -> None:
     """Register teacher models.
 
     Call ``register(spec, aliases=("other-name", ...))`` once per teacher, where ``spec`` is a
@@ -39,7 +40,7 @@ def register_teachers(register: "Callable[..., None]") -> None:
 
 
 @hookspec
-def register_distillation_losses(register: "Callable[..., None]") -> None:
+def register_distillation_losses(register: Callable[..., None]) -> None:
     """Register distillation losses.
 
     Call ``register(name, factory, aliases=(...), description="...")`` once per loss.

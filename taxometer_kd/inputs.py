@@ -9,6 +9,7 @@ needs a line; a taxon name may have one parent and one rank only.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -51,7 +52,7 @@ class _TreeCheck:
                     f"{self.path}, line {lineno}: {name!r} is rank {depth + 1} of its lineage here but rank "
                     f"{first[0] + 1} on line {first[1]}; Vamb needs each taxon name at one rank only"
                 )
-        for parent, child in zip(ranks, ranks[1:]):
+        for parent, child in pairwise(ranks):
             first_parent, first_line = self.parent.setdefault(child, (parent, lineno))
             if first_parent != parent:
                 raise KDError(
@@ -119,8 +120,10 @@ def check_taxonomy_file(path: Path, identifiers: Sequence[str]) -> int:
     if missing:
         raise KDError(f"{path}: {len(missing)} contig(s) of the composition have no line: {_shown(missing)}")
     if n_labelled == 0:
-        raise KDError(f"{path}: no contig of the composition has a label (every lineage is empty); "
-                      "Taxometer needs some labelled contigs to learn from")
+        raise KDError(
+            f"{path}: no contig of the composition has a label (every lineage is empty); "
+            "Taxometer needs some labelled contigs to learn from"
+        )
     return len(skipped)
 
 

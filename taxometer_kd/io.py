@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Callable, Optional
+from typing import IO, Any
 
 import numpy as np
 
@@ -147,7 +147,7 @@ class ContigSequences:
 
     def to_list(self) -> list[bytes]:
         """Every contig's DNA in composition order, in memory (for small data and tests)."""
-        out: list[Optional[bytes]] = [None] * len(self)
+        out: list[bytes | None] = [None] * len(self)
         for i, seq in self:
             out[i] = seq
         return out  # type: ignore[return-value]
@@ -157,9 +157,11 @@ class InMemoryContigs:
     """Contigs already in memory (``taxometer-kd embed``'s subsets, tests), streamed like
     :class:`ContigSequences`: ``for row, dna in contigs``."""
 
-    def __init__(self, sequences: Sequence[bytes], identifiers: Optional[Sequence[str]] = None):
+    def __init__(self, sequences: Sequence[bytes], identifiers: Sequence[str] | None = None):
         self.sequences = [bytes(s).upper() for s in sequences]
-        self.identifiers = list(identifiers) if identifiers is not None else [f"contig{i}" for i in range(len(sequences))]
+        self.identifiers = (
+            list(identifiers) if identifiers is not None else [f"contig{i}" for i in range(len(sequences))]
+        )
         self.lengths = np.array([len(s) for s in self.sequences], dtype=np.int64)
 
     def __len__(self) -> int:

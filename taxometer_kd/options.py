@@ -15,7 +15,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from taxometer_kd import registry
 from taxometer_kd.errors import KDError
@@ -33,9 +33,9 @@ class Flag:
     field: str
     default: Any
     help: str
-    metavar: Optional[str] = None
+    metavar: str | None = None
     type: Any = None
-    choices: Optional[tuple[str, ...]] = None
+    choices: tuple[str, ...] | None = None
     repeat: bool = False
 
     @property
@@ -59,37 +59,108 @@ class Flag:
 
 #: every knowledge-distillation flag; ``--teacher`` switches distillation on
 FLAGS: tuple[Flag, ...] = (
-    Flag("--teacher", "teacher", None, "teacher model, e.g. 'default' or genomeocean-500m "
-         "[none: stock Taxometer]", metavar="NAME"),
-    Flag("--alpha", "alpha", 0.3, "weight of the hierarchical loss; 1-A weighs the distillation loss",
-         metavar="A", type=float),
+    Flag(
+        "--teacher",
+        "teacher",
+        None,
+        "teacher model, e.g. 'default' or genomeocean-500m [none: stock Taxometer]",
+        metavar="NAME",
+    ),
+    Flag(
+        "--alpha",
+        "alpha",
+        0.3,
+        "weight of the hierarchical loss; 1-A weighs the distillation loss",
+        metavar="A",
+        type=float,
+    ),
     Flag("--temperature", "temperature", 4.0, "distillation temperature tau", metavar="T", type=float),
-    Flag("--teacher-option", "teacher_options", None, "an option of the teacher, validated by it "
-         "(repeatable; `taxometer-kd teachers -v` lists them with their ranges)", metavar="KEY=VALUE", repeat=True),
-    Flag("--teacher-cache", "cache_dir", None, "directory of cached teacher embeddings "
-         "[~/.cache/taxometer-kd]", metavar="DIR", type=Path),
-    Flag("--teacher-fasta", "teacher_fasta", None, "contig FASTA for the teacher when --composition is "
-         "used instead of --fasta", metavar="PATH", type=Path),
+    Flag(
+        "--teacher-option",
+        "teacher_options",
+        None,
+        "an option of the teacher, validated by it "
+        "(repeatable; `taxometer-kd teachers -v` lists them with their ranges)",
+        metavar="KEY=VALUE",
+        repeat=True,
+    ),
+    Flag(
+        "--teacher-cache",
+        "cache_dir",
+        None,
+        "directory of cached teacher embeddings [~/.cache/taxometer-kd]",
+        metavar="DIR",
+        type=Path,
+    ),
+    Flag(
+        "--teacher-fasta",
+        "teacher_fasta",
+        None,
+        "contig FASTA for the teacher when --composition is used instead of --fasta",
+        metavar="PATH",
+        type=Path,
+    ),
     Flag("--kd-loss", "loss", "kl", "distillation loss (`taxometer-kd losses`)", metavar="NAME"),
-    Flag("--teacher-lr", "teacher_lr", None, "teacher learning rate [the teacher's own default]",
-         metavar="LR", type=float),
-    Flag("--abstain", "abstain", "teacher", "add a 'none of the known children' leaf under each taxon; "
-         "'teacher' trains the teacher to read a label that stops at a taxon as such an abstention",
-         choices=ABSTAIN_MODES),
-    Flag("--abstain-weight", "abstain_weight", 2.0, "weight of an abstention in the teacher's loss, "
-         "relative to a taxon label", metavar="W", type=float),
-    Flag("--student-input", "student_input", "tnf", "student features: TNF (Taxometer) or the teacher's "
-         "embeddings (Taxometer_G)", choices=STUDENT_INPUTS),
-    Flag("--label-confidence", "label_confidence", None, "the labeller's confidence in each label "
-         "(contigs<TAB>confidence in [0, 1], as `taxometer-kd labels --confidence-out` writes it): a label of "
-         "confidence c counts as itself with weight c and as its parent taxon with weight 1-c", metavar="FILE",
-         type=Path),
-    Flag("--calibration-holdout", "calibration_holdout", 0.1, "share of the contigs whose labels are held out of "
-         "training to calibrate the scores, so that a score of s means about s correct (0: Taxometer's raw "
-         "softmax scores)", metavar="F", type=float),
-    Flag("--kd-precision", "precision", "auto", "precision of the training forward passes; auto: bfloat16 "
-         "autocast where the device multiplies bf16 in hardware (CUDA with native bf16, CPUs with AMX), "
-         "else float32", choices=PRECISIONS),
+    Flag(
+        "--teacher-lr",
+        "teacher_lr",
+        None,
+        "teacher learning rate [the teacher's own default]",
+        metavar="LR",
+        type=float,
+    ),
+    Flag(
+        "--abstain",
+        "abstain",
+        "teacher",
+        "add a 'none of the known children' leaf under each taxon; "
+        "'teacher' trains the teacher to read a label that stops at a taxon as such an abstention",
+        choices=ABSTAIN_MODES,
+    ),
+    Flag(
+        "--abstain-weight",
+        "abstain_weight",
+        2.0,
+        "weight of an abstention in the teacher's loss, relative to a taxon label",
+        metavar="W",
+        type=float,
+    ),
+    Flag(
+        "--student-input",
+        "student_input",
+        "tnf",
+        "student features: TNF (Taxometer) or the teacher's embeddings (Taxometer_G)",
+        choices=STUDENT_INPUTS,
+    ),
+    Flag(
+        "--label-confidence",
+        "label_confidence",
+        None,
+        "the labeller's confidence in each label "
+        "(contigs<TAB>confidence in [0, 1], as `taxometer-kd labels --confidence-out` writes it): a label of "
+        "confidence c counts as itself with weight c and as its parent taxon with weight 1-c",
+        metavar="FILE",
+        type=Path,
+    ),
+    Flag(
+        "--calibration-holdout",
+        "calibration_holdout",
+        0.1,
+        "share of the contigs whose labels are held out of "
+        "training to calibrate the scores, so that a score of s means about s correct (0: Taxometer's raw "
+        "softmax scores)",
+        metavar="F",
+        type=float,
+    ),
+    Flag(
+        "--kd-precision",
+        "precision",
+        "auto",
+        "precision of the training forward passes; auto: bfloat16 "
+        "autocast where the device multiplies bf16 in hardware (CUDA with native bf16, CPUs with AMX), "
+        "else float32",
+        choices=PRECISIONS,
+    ),
 )
 _FLAG = {f.field: f for f in FLAGS}
 
@@ -107,18 +178,18 @@ class KDOptions:
     temperature: float = _default("temperature")
     teacher_options: dict[str, Any] = field(default_factory=dict)
     loss: str = _default("loss")
-    cache_dir: Optional[Path] = None
-    teacher_fasta: Optional[Path] = None
+    cache_dir: Path | None = None
+    teacher_fasta: Path | None = None
     student_input: str = _default("student_input")
-    teacher_lr: Optional[float] = None
+    teacher_lr: float | None = None
     abstain: str = _default("abstain")
     abstain_weight: float = _default("abstain_weight")
     precision: str = _default("precision")
-    label_confidence: Optional[Path] = None
+    label_confidence: Path | None = None
     calibration_holdout: float = _default("calibration_holdout")
 
     @classmethod
-    def from_args(cls, args: argparse.Namespace) -> Optional["KDOptions"]:
+    def from_args(cls, args: argparse.Namespace) -> KDOptions | None:
         """``None`` when ``--teacher`` is absent (then the run is stock Taxometer)."""
         given = {f.field: getattr(args, f.dest, None) for f in FLAGS}
         given = {k: v for k, v in given.items() if v not in (None, [])}

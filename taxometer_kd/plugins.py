@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import warnings
 from importlib.metadata import entry_points
-from typing import Optional
 
 import pluggy
 
@@ -33,7 +32,7 @@ class PluginLoadWarning(UserWarning):
 
 
 class _State:
-    pm: Optional[pluggy.PluginManager] = None
+    pm: pluggy.PluginManager | None = None
     generation = 0  # bumped whenever the set of plugins changes (registries rebuild)
 
 
@@ -65,7 +64,7 @@ def plugin_name(plugin: object) -> str:
     return pm.get_name(plugin) or getattr(plugin, "__name__", repr(plugin))
 
 
-def register_plugin(plugin: object, name: Optional[str] = None) -> None:
+def register_plugin(plugin: object, name: str | None = None) -> None:
     """Register a plugin object at run time (used by tests and by embedding programs)."""
     get_plugin_manager().register(plugin, name=name)
     _State.generation += 1

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Generic, Iterable, Optional, TypeVar
+from typing import Any, Generic, TypeVar
 
 from taxometer_kd import plugins
 from taxometer_kd.plugins import PluginError
@@ -65,9 +66,9 @@ class TeacherOption:
     type: Callable[[str], Any]
     default: Any
     help: str = ""
-    choices: Optional[tuple[Any, ...]] = None
-    low: Optional[float] = None
-    high: Optional[float] = None
+    choices: tuple[Any, ...] | None = None
+    low: float | None = None
+    high: float | None = None
     low_open: bool = False
     high_open: bool = False
 
@@ -99,12 +100,15 @@ class TeacherOption:
         except (TypeError, ValueError) as exc:
             raise ValueError(f"teacher {teacher!r}: option {self.name}={value!r} is invalid: {exc}") from None
         if self.choices is not None and converted not in self.choices:
-            raise ValueError(f"teacher {teacher!r}: option {self.name} must be one of "
-                             f"{', '.join(map(str, self.choices))}, not {value!r}")
+            raise ValueError(
+                f"teacher {teacher!r}: option {self.name} must be one of "
+                f"{', '.join(map(str, self.choices))}, not {value!r}"
+            )
         items = converted if isinstance(converted, tuple) else (converted,)
         if not all(self._in_range(v) for v in items):
-            raise ValueError(f"teacher {teacher!r}: option {self.name}={value} is out of range: "
-                             f"allowed {self.describe_range()}")
+            raise ValueError(
+                f"teacher {teacher!r}: option {self.name}={value} is out of range: allowed {self.describe_range()}"
+            )
         return converted
 
 
@@ -123,7 +127,7 @@ class TeacherSpec:
     build: Callable[..., Any]
     options: tuple[TeacherOption, ...] = ()
     needs_download: bool = False
-    preflight: Optional[Callable[[dict[str, Any]], None]] = None
+    preflight: Callable[[dict[str, Any]], None] | None = None
 
     def validate_options(self, raw: dict[str, str]) -> dict[str, Any]:
         """Turn ``KEY=VALUE`` strings into typed options; unknown keys and values out of
@@ -201,22 +205,26 @@ class Registry(Generic[T]):
         return self._origin[name]
 
 
+def _registrar(reg: Registry[Any], make: Callable[..., tuple[str, Any]], origin: str) -> Callable[..., None]:
+    """The ``register`` callback handed to one plugin's hook: what it registers is marked as its."""
+
+    def register(*args: Any, aliases: Iterable[str] = (), **kwargs: Any) -> None:
+        name, item = make(*args, **kwargs)
+        reg.add(name, item, aliases, origin=origin)
+
+    return register
+
+
 def _collect(hook_name: str, reg: Registry[Any], make: Callable[..., tuple[str, Any]]) -> Registry[Any]:
     for impl in plugins.hook_implementations(hook_name):
-        origin = impl.plugin_name
-
-        def register(*args: Any, aliases: Iterable[str] = (), **kwargs: Any) -> None:
-            name, item = make(*args, **kwargs)
-            reg.add(name, item, aliases, origin=origin)
-
-        impl.function(register=register)
+        impl.function(register=_registrar(reg, make, impl.plugin_name))
     return reg
 
 
 class _Cache:
     generation = -1
-    teachers: Optional[Registry[TeacherSpec]] = None
-    losses: Optional[Registry[LossSpec]] = None
+    teachers: Registry[TeacherSpec] | None = None
+    losses: Registry[LossSpec] | None = None
 
 
 def _fresh() -> type[_Cache]:

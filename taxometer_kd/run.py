@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 import torch
@@ -34,8 +34,15 @@ from taxometer_kd.teachers.base import TeacherContext, TeacherModel
 from taxometer_kd.training import device as devices
 from taxometer_kd.training.data import TrainData, build_student, make_train_data
 from taxometer_kd.training.label_space import LabelSpace, apply_confidence, build_label_space, hide
-from taxometer_kd.training.scores import ScoreCalibration, argmax_paths, choose_holdout, fit_calibration, label_paths, node_depths
 from taxometer_kd.training.predict import iter_probabilities, write_predictions
+from taxometer_kd.training.scores import (
+    ScoreCalibration,
+    argmax_paths,
+    choose_holdout,
+    fit_calibration,
+    label_paths,
+    node_depths,
+)
 from taxometer_kd.training.trainer import train_jointly
 
 
@@ -51,13 +58,13 @@ class Run:
     precision: str = "float32"
     composition: Any = None
     abundance: Any = None
-    contigs: Optional[ContigSequences] = None
-    space: Optional[LabelSpace] = None
-    teacher: Optional[TeacherModel] = None
+    contigs: ContigSequences | None = None
+    space: LabelSpace | None = None
+    teacher: TeacherModel | None = None
     student: Any = None
-    data: Optional[TrainData] = None
+    data: TrainData | None = None
     history: list[dict[str, float]] = field(default_factory=list)
-    confidence: Optional[np.ndarray] = None
+    confidence: np.ndarray | None = None
     holdout: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     @property
@@ -105,8 +112,13 @@ def teacher_fasta(run: Run) -> Path:
     )
 
 
-_FLAGS = {"FASTAPath": "--fasta", "CompositionPath": "--composition", "AbundancePath": "--abundancepath",
-          "BAMPaths": "--bamdir", "AbundanceTSVPath": "--abundance_tsv"}
+_FLAGS = {
+    "FASTAPath": "--fasta",
+    "CompositionPath": "--composition",
+    "AbundancePath": "--abundancepath",
+    "BAMPaths": "--bamdir",
+    "AbundanceTSVPath": "--abundance_tsv",
+}
 
 
 def _source(options: Any) -> str:
@@ -125,8 +137,9 @@ def inputs(run: Run) -> None:
         check_fasta_has_records(Path(opt.composition.path.path))
     run.composition = vamb_step(
         _source(opt.composition),
-        lambda: vm.calc_tnf(opt.composition, general.min_contig_length, general.out_dir,
-                            vamb.vambtools.BinSplitter.inert_splitter()),
+        lambda: vm.calc_tnf(
+            opt.composition, general.min_contig_length, general.out_dir, vamb.vambtools.BinSplitter.inert_splitter()
+        ),
     )
     meta = run.composition.metadata
     run.abundance = vamb_step(
@@ -166,8 +179,9 @@ def labels(run: Run) -> None:
     run.holdout = choose_holdout(len(space.targets), kd.calibration_holdout, run.seed)
     if len(run.holdout):
         hide(space, run.holdout)
-        logger.info(f"\t{len(run.holdout)} contigs ({kd.calibration_holdout:g}) held out of training to calibrate "
-                    "the scores")
+        logger.info(
+            f"\t{len(run.holdout)} contigs ({kd.calibration_holdout:g}) held out of training to calibrate the scores"
+        )
 
 
 def teacher(run: Run) -> None:
@@ -220,12 +234,23 @@ def student(run: Run) -> None:
             )
         n_feature_cols = features.shape[1]
     abundance = run.abundance.matrix
-    run.student = build_student(abundance.shape[1], n_feature_cols, space.nodes, space.parents, run.opt.ploss, run.device)
+    run.student = build_student(
+        abundance.shape[1], n_feature_cols, space.nodes, space.parents, run.opt.ploss, run.device
+    )
     run.data = make_train_data(
-        abundance, run.composition.matrix, run.composition.metadata.lengths, space.targets, len(space.nodes),
-        run.device, features, space.teacher_targets, space.teacher_weights,
-        mixture={k: getattr(space, k) for k in ("target_weights", "alt_targets", "alt_weights",
-                                                 "teacher_alt_targets", "teacher_alt_weights")},
+        abundance,
+        run.composition.matrix,
+        run.composition.metadata.lengths,
+        space.targets,
+        len(space.nodes),
+        run.device,
+        features,
+        space.teacher_targets,
+        space.teacher_weights,
+        mixture={
+            k: getattr(space, k)
+            for k in ("target_weights", "alt_targets", "alt_weights", "teacher_alt_targets", "teacher_alt_weights")
+        },
     )
 
 
@@ -236,9 +261,16 @@ def training(run: Run) -> None:
     logger.info(f"\tN epochs: {basic.num_epochs}\tBatch size: {basic.starting_batch_size}")
     t0 = time.time()
     run.history = train_jointly(
-        run.student, run.teacher, run.data, registry.get_loss(run.kd.loss).factory(run.kd.temperature),
-        run.kd.alpha, basic.num_epochs, basic.starting_batch_size, run.seed,
-        teacher_lr=run.kd.teacher_lr, precision=run.precision,
+        run.student,
+        run.teacher,
+        run.data,
+        registry.get_loss(run.kd.loss).factory(run.kd.temperature),
+        run.kd.alpha,
+        basic.num_epochs,
+        basic.starting_batch_size,
+        run.seed,
+        teacher_lr=run.kd.teacher_lr,
+        precision=run.precision,
     )
     logger.info(f"Finished joint training in {time.time() - t0:.2f} seconds.")
 
@@ -248,7 +280,12 @@ def outputs(run: Run) -> None:
     assert space is not None and teacher is not None and data is not None
     out_dir = run.out_dir
     atomic_write(out_dir / "predictor_model.pt", student.save, binary=True)
-    state = {"teacher": kd.teacher, "options": kd.teacher_options, "state": teacher.state_dict(), "history": run.history}
+    state = {
+        "teacher": kd.teacher,
+        "options": kd.teacher_options,
+        "state": teacher.state_dict(),
+        "history": run.history,
+    }
     atomic_write(out_dir / "teacher_model.pt", lambda fh: torch.save(state, fh), binary=True)
 
     logger.info("Writing the taxonomy predictions")
@@ -259,10 +296,16 @@ def outputs(run: Run) -> None:
         return student(data.depths[idx], data.tnf[idx], data.total[idx], data.weights[idx])
 
     # abstain leaves (appended after Vamb's nodes) are not written: their mass stays in their parent
-    real, names, threshold = space.nodes[: space.n_real], run.composition.metadata.identifiers, run.opt.softmax_threshold
+    real, names, threshold = (
+        space.nodes[: space.n_real],
+        run.composition.metadata.identifiers,
+        run.opt.softmax_threshold,
+    )
     parents = space.parents[: space.n_real]
-    for path, logits, what in ((out_dir / "results_teacher.tsv", teacher.predict, "teacher"),
-                               (out_dir / "results_taxometer.tsv", student_logits, "student")):
+    for path, logits, what in (
+        (out_dir / "results_teacher.tsv", teacher.predict, "teacher"),
+        (out_dir / "results_taxometer.tsv", student_logits, "student"),
+    ):
         calibration = calibrate(run, logits, what)
         batches = iter_probabilities(logits, student.pred_fn, data.n, bs, run.device, what)
         write_predictions(path, batches, real, threshold, names, parents, calibration)
@@ -270,7 +313,7 @@ def outputs(run: Run) -> None:
     logger.info(f"Completed taxonomy predictions in {round(time.time() - run.begin, 2)} seconds.")
 
 
-def calibrate(run: Run, logits: Callable[[torch.Tensor], torch.Tensor], what: str) -> Optional[ScoreCalibration]:
+def calibrate(run: Run, logits: Callable[[torch.Tensor], torch.Tensor], what: str) -> ScoreCalibration | None:
     """The score calibration of one network, from the held-out contigs (None: raw scores)."""
     space = run.space
     assert space is not None and run.student is not None

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["make_metagenome", "SIZES", "REFERENCE_STATUSES"]
+__all__ = ["REFERENCE_STATUSES", "SIZES", "make_metagenome"]
 
 #: genera / species / genomes / target number of contigs for each size.
 SIZES = {
@@ -165,7 +165,7 @@ def _tile(rng: np.random.Generator, genome_len: int, n: int) -> list[tuple[int, 
     lengths = lengths[np.cumsum(lengths) <= 0.9 * genome_len]
     gaps = rng.dirichlet(np.ones(len(lengths) + 1)) * (genome_len - lengths.sum())
     starts = np.cumsum(gaps[:-1].astype(int)) + np.concatenate([[0], np.cumsum(lengths)[:-1]])
-    return [(int(s), int(l)) for s, l in zip(starts, lengths)]
+    return [(int(s), int(length)) for s, length in zip(starts, lengths)]
 
 
 def _labeller(rng, lineages, in_ref_species):
@@ -215,9 +215,7 @@ def _write_atomic(path: Path, text: str | bytes) -> None:
         raise
 
 
-def make_metagenome(
-    outdir: str | Path, *, seed: int = 0, n_samples: int = 3, size: str = "small"
-) -> dict[str, Path]:
+def make_metagenome(outdir: str | Path, *, seed: int = 0, n_samples: int = 3, size: str = "small") -> dict[str, Path]:
     """Write a synthetic metagenome to ``outdir`` and return the paths of its files.
 
     Files (same contig order in all): ``contigs.fna`` (80-column FASTA),
@@ -241,8 +239,11 @@ def make_metagenome(
         strains[rng.choice(np.flatnonzero(strains < 3))] += 1
     species_seqs = _species_sequences(rng, parents, models, (150, 600))
     genome_species = np.repeat(np.arange(n_species), strains)
-    genomes = [species_seqs[sp] if k == 0 else _make_strain(rng, species_seqs[sp])
-               for sp in range(n_species) for k in range(strains[sp])]
+    genomes = [
+        species_seqs[sp] if k == 0 else _make_strain(rng, species_seqs[sp])
+        for sp in range(n_species)
+        for k in range(strains[sp])
+    ]
 
     # Reference status: ~20 % of species held out, one novel strain per multi-strain species.
     held_out = set(rng.choice(n_species, max(1, round(0.2 * n_species)), replace=False).tolist())
@@ -265,16 +266,20 @@ def make_metagenome(
     label = _labeller(rng, lineages, set(range(n_species)) - held_out)
     fasta, abund_rows, tax_rows, truth_rows = [], [], [], []
     for sample in range(n_samples):
-        pieces = [(g, start, length) for g in range(n_genomes)
-                  for start, length in _tile(rng, len(genomes[g]), n_contigs[g, sample])]
+        pieces = [
+            (g, start, length)
+            for g in range(n_genomes)
+            for start, length in _tile(rng, len(genomes[g]), n_contigs[g, sample])
+        ]
         for num, idx in enumerate(rng.permutation(len(pieces)), start=1):
             g, start, length = pieces[idx]
             name, seq = f"S{sample}C{num}", genomes[g][start : start + length]
             if rng.random() < 0.5:
                 seq = 3 - seq[::-1]
             text = _ASCII[seq].tobytes()
-            fasta.append(b">" + name.encode() + b"\n"
-                         + b"\n".join(text[i : i + 80] for i in range(0, length, 80)) + b"\n")
+            fasta.append(
+                b">" + name.encode() + b"\n" + b"\n".join(text[i : i + 80] for i in range(0, length, 80)) + b"\n"
+            )
             reads = rng.poisson(abundance[g] * np.exp(rng.normal(0, 0.15, n_samples)) * length / 150)
             abund_rows.append(name + "".join(f"\t{d:.4f}" for d in reads * 150 / length))
             sp = int(genome_species[g])
@@ -283,9 +288,15 @@ def make_metagenome(
 
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
-    paths = {key: outdir / fname for key, fname in (
-        ("fasta", "contigs.fna"), ("abundance", "abundance.tsv"),
-        ("taxonomy", "taxonomy.tsv"), ("truth", "truth.tsv"))}
+    paths = {
+        key: outdir / fname
+        for key, fname in (
+            ("fasta", "contigs.fna"),
+            ("abundance", "abundance.tsv"),
+            ("taxonomy", "taxonomy.tsv"),
+            ("truth", "truth.tsv"),
+        )
+    }
     header = "contigname\t" + "\t".join(f"S{s}" for s in range(n_samples))
     _write_atomic(paths["fasta"], b"".join(fasta))
     _write_atomic(paths["abundance"], "\n".join([header, *abund_rows]) + "\n")
@@ -296,8 +307,7 @@ def make_metagenome(
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m taxometer_kd.synthetic",
-                                     description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m taxometer_kd.synthetic", description=__doc__.splitlines()[0])
     parser.add_argument("outdir", type=Path)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--size", choices=sorted(SIZES), default="small")
@@ -310,8 +320,10 @@ def main(argv: list[str] | None = None) -> None:
     with open(paths["truth"]) as handle:
         rows = [line.rstrip("\n").split("\t") for line in handle][1:]
     statuses = {s: sum(r[3] == s for r in rows) for s in REFERENCE_STATUSES}
-    print(f"wrote a {args.size} metagenome (seed {args.seed}, {args.samples} samples): {len(rows)} contigs, "
-          f"{len({r[1] for r in rows})} genomes, {statuses} in {time.perf_counter() - began:.1f} s")
+    print(
+        f"wrote a {args.size} metagenome (seed {args.seed}, {args.samples} samples): {len(rows)} contigs, "
+        f"{len({r[1] for r in rows})} genomes, {statuses} in {time.perf_counter() - began:.1f} s"
+    )
     for key, path in paths.items():
         print(f"  {key:<9} {path}")
 

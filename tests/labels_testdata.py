@@ -48,17 +48,19 @@ NODES = [
 SYNONYMS = [(562, "Bacillus coli")]
 MERGED = [(9999, 562)]
 
-ECOLI = ("d_Bacteria;p_Pseudomonadota;c_Gammaproteobacteria;o_Enterobacterales;"
-         "f_Enterobacteriaceae;g_Escherichia;s_Escherichia coli")
+ECOLI = (
+    "d_Bacteria;p_Pseudomonadota;c_Gammaproteobacteria;o_Enterobacterales;"
+    "f_Enterobacteriaceae;g_Escherichia;s_Escherichia coli"
+)
 ENTERO = "d_Bacteria;p_Pseudomonadota;c_Gammaproteobacteria;o_Enterobacterales;f_Enterobacteriaceae"
 SENTERICA = ENTERO + ";g_Salmonella;s_Salmonella enterica"
-GAPELLA = ("d_Bacteria;p_Pseudomonadota;c_Gammaproteobacteria;o_Enterobacterales;"
-           "f_unclassified Enterobacterales;g_Gapella;s_Gapella alpha")
+GAPELLA = (
+    "d_Bacteria;p_Pseudomonadota;c_Gammaproteobacteria;o_Enterobacterales;"
+    "f_unclassified Enterobacterales;g_Gapella;s_Gapella alpha"
+)
 BSUBTILIS_PLAIN = "d_Bacteria;p_Bacillota;c_Bacilli;o_Bacillales;f_Bacillaceae;g_Bacillus;s_Bacillus subtilis"
-BSUBTILIS = ("d_Bacteria;p_Bacillota;c_Bacilli;o_Bacillales;f_Bacillaceae;"
-             "g_Bacillus (Bacillaceae);s_Bacillus subtilis")
-BROSSIUS = ("d_Eukaryota;p_Arthropoda;c_Insecta;o_Phasmatodea;f_Bacillidae;"
-            "g_Bacillus (Bacillidae);s_Bacillus rossius")
+BSUBTILIS = "d_Bacteria;p_Bacillota;c_Bacilli;o_Bacillales;f_Bacillaceae;g_Bacillus (Bacillaceae);s_Bacillus subtilis"
+BROSSIUS = "d_Eukaryota;p_Arthropoda;c_Insecta;o_Phasmatodea;f_Bacillidae;g_Bacillus (Bacillidae);s_Bacillus rossius"
 
 CONTIGS = [f"c{i}" for i in range(1, 10)]
 

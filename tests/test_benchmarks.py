@@ -3,6 +3,7 @@ run bookkeeping on hand-made files, and a smoke test of the whole command on tin
 
 import json
 import sys
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -12,10 +13,10 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from conftest import run_cmd  # noqa: E402
+
 from benchmarks import confidence, execute, figures, metrics, plan  # noqa: E402
 from taxometer_kd import evaluate  # noqa: E402
-
-from conftest import run_cmd  # noqa: E402
 
 UP = "d_B;p_P;c_C;o_O;f_F"
 TRUTH = f"""contig\tgenome_id\tlength\treference_status\tlineage
@@ -94,7 +95,13 @@ def test_subsets_by_reference_status_and_length(files):
     masks = metrics.subset_masks(truth)
     # lengths 1200 (c4), 2500 (c1), 3000 (c6: lower bounds are included), 4000 (c2), 6000 (c5), 12000 (c3);
     # no contig below 1 kb nor in 1.5-2 kb: those bins are left out
-    assert metrics.length_bins(masks) == ["length 1-1.5 kb", "length 2-3 kb", "length 3-5 kb", "length 5-10 kb", "length >=10 kb"]
+    assert metrics.length_bins(masks) == [
+        "length 1-1.5 kb",
+        "length 2-3 kb",
+        "length 3-5 kb",
+        "length 5-10 kb",
+        "length >=10 kb",
+    ]
     rows, _ = metrics.score_labels(results, truth, masks)
     # species, cut 0.5 (outcomes: c1 C, c2 W, c3 N, c4 W, c5 N, c6 C)
     assert pick(rows, "species", 0.5, "in_reference")[0] == {"n": 2, "correct": 1, "wrong": 1, "no_label": 0}  # c1, c2
@@ -102,7 +109,12 @@ def test_subsets_by_reference_status_and_length(files):
     counts, row = pick(rows, "species", 0.5, "known_species")  # c1, c2, c3, c6: P = 2/3, R = 2/4
     assert counts == {"n": 4, "correct": 2, "wrong": 1, "no_label": 1}
     assert (row["precision"], row["recall"]) == pytest.approx((2 / 3, 0.5))
-    assert pick(rows, "species", 0.5, "species_held_out")[0] == {"n": 2, "correct": 0, "wrong": 1, "no_label": 1}  # c4, c5
+    assert pick(rows, "species", 0.5, "species_held_out")[0] == {
+        "n": 2,
+        "correct": 0,
+        "wrong": 1,
+        "no_label": 1,
+    }  # c4, c5
     assert pick(rows, "species", 0.5, "length 3-5 kb")[0] == {"n": 2, "correct": 1, "wrong": 1, "no_label": 0}  # c6, c2
     assert pick(rows, "species", 0.5, "length 1-1.5 kb")[0] == {"n": 1, "correct": 0, "wrong": 1, "no_label": 0}  # c4
 
@@ -127,8 +139,12 @@ def test_gates_match_the_lineage_cut(files):
             for t in (0.0, 0.5, 0.6, 0.7, 0.75, 0.85, 0.9, 0.96, 0.97, 0.99, 1.0):
                 expected = []
                 for c in truth.lineage:
-                    pred = evaluate._cut(labels.names.get(c, {}), labels.scores.get(c), t).get(evaluate.rank_index(rank))
-                    expected.append(2 if pred is None else 0 if pred == truth.lineage[c].get(evaluate.rank_index(rank)) else 1)
+                    pred = evaluate._cut(labels.names.get(c, {}), labels.scores.get(c), t).get(
+                        evaluate.rank_index(rank)
+                    )
+                    expected.append(
+                        2 if pred is None else 0 if pred == truth.lineage[c].get(evaluate.rank_index(rank)) else 1
+                    )
                 assert evaluate.outcome_codes(labels, truth, rank, t).tolist() == expected, (rank, t)
 
 
@@ -173,7 +189,7 @@ def test_sankey_layout_tiles_every_node():
             col = 0 if side == "left" else 1
             spans = sorted(f[k] for f in lay["flows"] if f[col] == node)
             assert spans[0][0] == pytest.approx(y0) and spans[-1][1] == pytest.approx(y1)
-            assert all(a[1] == pytest.approx(b[0]) for a, b in zip(spans, spans[1:]))
+            assert all(a[1] == pytest.approx(b[0]) for a, b in pairwise(spans))
     with pytest.raises(ValueError):
         figures.sankey_layout([[1, 2], [3, 4]])
 
@@ -194,8 +210,12 @@ def test_aggregate_mean_sd_min_max():
     # one seed: sd 0; a missing value is skipped, not counted as 0
     assert (stock["f1_mean"], stock["f1_sd"]) == (0.4, 0.0)
     assert stock["correct_mean"] is None
-    mean = metrics.mean_curve([{"threshold": [0.5, 1], "precision": [0.8, 1.0], "recall": [0.6, 0.0]},
-                               {"threshold": [0.5, 1], "precision": [0.6, 0.0], "recall": [0.4, 0.0]}])
+    mean = metrics.mean_curve(
+        [
+            {"threshold": [0.5, 1], "precision": [0.8, 1.0], "recall": [0.6, 0.0]},
+            {"threshold": [0.5, 1], "precision": [0.6, 0.0], "recall": [0.4, 0.0]},
+        ]
+    )
     assert mean["precision"] == pytest.approx([0.7, 0.5]) and mean["recall"] == pytest.approx([0.5, 0.0])
 
 
@@ -217,18 +237,37 @@ STOCK_LOG = """2026-01-01 10:00:00.000 | INFO    | 	Processed TNF in 2.0 seconds
 def test_parse_log_timings():
     # load = TNF 1.5 + abundance 0.5 + DNA 0.25; prediction = 10:01:07.250 - 10:01:00.000
     assert execute.parse_log_timings(KD_LOG) == {
-        "load_s": 2.25, "teacher_s": 3.75, "training_s": 58.0, "prediction_s": 7.25, "vamb_s": 67.3,
+        "load_s": 2.25,
+        "teacher_s": 3.75,
+        "training_s": 58.0,
+        "prediction_s": 7.25,
+        "vamb_s": 67.3,
     }
     assert execute.parse_log_timings(STOCK_LOG) == {
-        "load_s": 3.0, "teacher_s": None, "training_s": 55.5, "prediction_s": 2.0, "vamb_s": None,
+        "load_s": 3.0,
+        "teacher_s": None,
+        "training_s": 55.5,
+        "prediction_s": 2.0,
+        "vamb_s": None,
     }
     assert set(execute.parse_log_timings("").values()) == {None}
 
 
 def test_plan_runs_and_ablation_sweep():
-    methods, runs = plan.make_plan(["mm", "k2"], ["cnn", "other"], [1, 2], True, [0.3, 0.5, 0.8], [1, 2, 4, 6], "mm", 0.3, 4.0)
+    methods, runs = plan.make_plan(
+        ["mm", "k2"], ["cnn", "other"], [1, 2], True, [0.3, 0.5, 0.8], [1, 2, 4, 6], "mm", 0.3, 4.0
+    )
     keys = [m.key for m in methods]
-    assert keys[:8] == ["initial", "stock", "kd:cnn", "teacher:cnn", "kdG:cnn", "kd:other", "teacher:other", "kdG:other"]
+    assert keys[:8] == [
+        "initial",
+        "stock",
+        "kd:cnn",
+        "teacher:cnn",
+        "kdG:cnn",
+        "kd:other",
+        "teacher:other",
+        "kdG:other",
+    ]
     # one factor at a time around alpha 0.3, T 4, main teacher only
     assert keys[8:] == ["kd:cnn:a0.5:T4", "kd:cnn:a0.8:T4", "kd:cnn:a0.3:T1", "kd:cnn:a0.3:T2", "kd:cnn:a0.3:T6"]
     # per seed: 2 labellers x (stock + 2 x (kd + G)) + 5 sweep runs on mm = 15
@@ -247,8 +286,14 @@ def _fake_dataset(tmp_path):
     (tmp_path / "labels").mkdir()
     for f in ("contigs.fna", "abundance.tsv", "truth.tsv", "labels/mm.tsv"):
         (tmp_path / f).write_text("")
-    return plan.Dataset("fake", "fake", tmp_path / "contigs.fna", tmp_path / "abundance.tsv", tmp_path / "truth.tsv",
-                       {"mm": tmp_path / "labels" / "mm.tsv"})
+    return plan.Dataset(
+        "fake",
+        "fake",
+        tmp_path / "contigs.fna",
+        tmp_path / "abundance.tsv",
+        tmp_path / "truth.tsv",
+        {"mm": tmp_path / "labels" / "mm.tsv"},
+    )
 
 
 def test_failed_and_not_applicable_runs_are_recorded(tmp_path, monkeypatch):
@@ -291,15 +336,54 @@ def test_failed_and_not_applicable_runs_are_recorded(tmp_path, monkeypatch):
 
 def test_quick_mode_smoke(tmp_path):
     """The whole command on the project's tiny synthetic data, 1 epoch: runs, resumes, reports."""
-    args = ["python", "-m", "benchmarks.run", "--mode", "quick", "--data", "synthetic:tiny", "--epochs", "1",
-            "--seeds", "1", "--threads", "1", "--name", "smoke", "--work", str(tmp_path / "work"),
-            "--out", str(tmp_path / "out"), "--ablations", "--alphas", "0.3,0.8", "--temperatures", "4"]
+    args = [
+        "python",
+        "-m",
+        "benchmarks.run",
+        "--mode",
+        "quick",
+        "--data",
+        "synthetic:tiny",
+        "--epochs",
+        "1",
+        "--seeds",
+        "1",
+        "--threads",
+        "1",
+        "--name",
+        "smoke",
+        "--work",
+        str(tmp_path / "work"),
+        "--out",
+        str(tmp_path / "out"),
+        "--ablations",
+        "--alphas",
+        "0.3,0.8",
+        "--temperatures",
+        "4",
+    ]
     proc = run_cmd(args, cwd=ROOT, check=True, timeout=300)
     out = tmp_path / "out"
-    for f in ("report.md", "results.json", "summary.csv", "metrics.csv", "runs.csv", "timings.csv", "pr_curves.csv",
-              "transitions.csv", "figures/bars_species.png", "figures/pr_species.png", "figures/sankey_initial_to_kd.png",
-              "figures/sankey_stock_to_kd.png", "figures/length_bins.png", "figures/ablation.png", "calibration.csv",
-              "reliability.csv", "figures/reliability_species.png", "figures/reliability_genus.png"):
+    for f in (
+        "report.md",
+        "results.json",
+        "summary.csv",
+        "metrics.csv",
+        "runs.csv",
+        "timings.csv",
+        "pr_curves.csv",
+        "transitions.csv",
+        "figures/bars_species.png",
+        "figures/pr_species.png",
+        "figures/sankey_initial_to_kd.png",
+        "figures/sankey_stock_to_kd.png",
+        "figures/length_bins.png",
+        "figures/ablation.png",
+        "calibration.csv",
+        "reliability.csv",
+        "figures/reliability_species.png",
+        "figures/reliability_genus.png",
+    ):
         assert (out / f).is_file(), f
     res = json.loads((out / "results.json").read_text())
     status = {(r["run"], r["seed"]): r["status"] for r in res["runs"]}
@@ -323,7 +407,11 @@ def test_quick_mode_smoke(tmp_path):
             # after 1 epoch a method may label no contig at a rank: no ECE then
             assert (0 <= c["ece_mean"] <= 1) if c["scored_mean"] else c["ece_mean"] is None
             for cut in (0.5, 0.8, 0.95):
-                row = next(s for s in res["summary"] if (s["method"], s["rank"], s["cut"], s["subset"]) == (method, rank, cut, "all"))
+                row = next(
+                    s
+                    for s in res["summary"]
+                    if (s["method"], s["rank"], s["cut"], s["subset"]) == (method, rank, cut, "all")
+                )
                 if c[f"n_at_{cut:g}_mean"]:
                     assert c[f"precision_at_{cut:g}_mean"] == pytest.approx(row["precision_mean"])
     assert any(c["scored_mean"] for c in calib.values())
@@ -333,7 +421,9 @@ def test_quick_mode_smoke(tmp_path):
     assert "## Calibration of the scores" in report_md and "| labeller | method | scored contigs | ECE |" in report_md
     assert "![species reliability](figures/reliability_species.png)" in report_md
     # no confidence file in the synthetic data: nothing of it in the plan or the report
-    assert not res["confidence"]["labellers"] and not any(m["key"].startswith(("conf", "kdconf")) for m in res["methods"])
+    assert not res["confidence"]["labellers"] and not any(
+        m["key"].startswith(("conf", "kdconf")) for m in res["methods"]
+    )
     assert "## The labellers' own confidence" not in report_md and not (out / "confidence.csv").exists()
     # run again: every run is found in the work dir and skipped
     proc = run_cmd(args, cwd=ROOT, check=True, timeout=300)
@@ -348,7 +438,10 @@ def test_quick_mode_smoke(tmp_path):
     assert not list((tmp_path / "work" / "smoke" / "runs").glob("*/*/seed2"))
     assert {r["seed"] for r in res["metrics"] if r["seed"] is not None} == {1}
     n_not_run = sum(s == "not_run" for s in status.values())
-    assert n_not_run == n_seed1 and f"{n_not_run} of {2 * n_seed1} planned runs were not run" in (out / "report.md").read_text()
+    assert (
+        n_not_run == n_seed1
+        and f"{n_not_run} of {2 * n_seed1} planned runs were not run" in (out / "report.md").read_text()
+    )
     assert "stock`: seed 2" in (out / "report.md").read_text()
 
 
@@ -356,44 +449,76 @@ def test_quick_mode_smoke(tmp_path):
 
 
 def test_plan_with_label_confidence(tmp_path):
-    methods, runs = plan.make_plan(["mm", "k2"], ["cnn"], [1, 2], False, [], [], "mm", 0.3, 4.0, True,
-                                   confident=["mm"], confidence_cuts=[0.1, 0.5])
+    methods, runs = plan.make_plan(
+        ["mm", "k2"], ["cnn"], [1, 2], False, [], [], "mm", 0.3, 4.0, True, confident=["mm"], confidence_cuts=[0.1, 0.5]
+    )
     keys = [m.key for m in methods]
-    assert keys == ["initial", "conf:best", "stock", "kd:cnn", "kdconf:cnn", "teacher:cnn", "kdG:cnn", "conf:c0.1", "conf:c0.5"]
+    assert keys == [
+        "initial",
+        "conf:best",
+        "stock",
+        "kd:cnn",
+        "kdconf:cnn",
+        "teacher:cnn",
+        "kdG:cnn",
+        "conf:c0.1",
+        "conf:c0.5",
+    ]
     main = [m.key for m in methods if not m.ablation]
     assert "conf:c0.1" not in main and "conf:best" in main
     conf_runs = [r for r in runs if r.kind == "kdconf"]
     # the same kd run (alpha, temperature, seeds) with the labeller's confidence, only where it has a file
-    assert [(r.labeller, r.run_id, r.seed) for r in conf_runs] == [("mm", "kd-cnn-a0.3-T4-confidence", 1),
-                                                                   ("mm", "kd-cnn-a0.3-T4-confidence", 2)]
+    assert [(r.labeller, r.run_id, r.seed) for r in conf_runs] == [
+        ("mm", "kd-cnn-a0.3-T4-confidence", 1),
+        ("mm", "kd-cnn-a0.3-T4-confidence", 2),
+    ]
     assert len(runs) == 2 * (2 * 3 + 1)
     ds = _fake_dataset(tmp_path)
     ds.confidence = {"mm": tmp_path / "labels" / "mm.confidence.tsv"}
     cfg = {"epochs": 1, "batch_size": None, "threads": 1, "cuda": False}
     cmd, _ = plan.build_command(conf_runs[0], ds, cfg, tmp_path / "out")
-    kd_cmd, _ = plan.build_command(next(r for r in runs if r.kind == "kd" and r.labeller == "mm"), ds, cfg, tmp_path / "out")
-    assert cmd == kd_cmd + ["--label-confidence", str(ds.confidence["mm"].resolve())]
+    kd_cmd, _ = plan.build_command(
+        next(r for r in runs if r.kind == "kd" and r.labeller == "mm"), ds, cfg, tmp_path / "out"
+    )
+    assert cmd == [*kd_cmd, "--label-confidence", str(ds.confidence["mm"].resolve())]
     # without confident labellers the plan is what it was
-    assert plan.make_plan(["mm"], ["cnn"], [1], False, [], [], "mm", 0.3, 4.0, True, confident=[]) == \
-        plan.make_plan(["mm"], ["cnn"], [1], False, [], [], "mm", 0.3, 4.0, True)
+    assert plan.make_plan(["mm"], ["cnn"], [1], False, [], [], "mm", 0.3, 4.0, True, confident=[]) == plan.make_plan(
+        ["mm"], ["cnn"], [1], False, [], [], "mm", 0.3, 4.0, True
+    )
 
 
 def test_drop_species_below_confidence():
     labels = evaluate.Labels(
-        {"a": {5: "g_A", 6: "s_A x"}, "b": {5: "g_A", 6: "s_A y"}, "c": {5: "g_B"}, "d": {}, "e": {5: "g_C", 6: "s_C z"}},
+        {
+            "a": {5: "g_A", 6: "s_A x"},
+            "b": {5: "g_A", 6: "s_A y"},
+            "c": {5: "g_B"},
+            "d": {},
+            "e": {5: "g_C", 6: "s_C z"},
+        },
         {k: None for k in "abcde"},
     )
     conf = np.array([0.9, 0.2, 0.1, np.nan, np.nan], dtype=np.float32)
     out, n = confidence.drop_species(labels, conf, 0.5)
     # b (0.2 < 0.5) loses its species; c has none to lose; e's confidence is unknown (NaN): kept
     assert n == 1
-    assert out.names == {"a": {5: "g_A", 6: "s_A x"}, "b": {5: "g_A"}, "c": {5: "g_B"}, "d": {}, "e": {5: "g_C", 6: "s_C z"}}
+    assert out.names == {
+        "a": {5: "g_A", 6: "s_A x"},
+        "b": {5: "g_A"},
+        "c": {5: "g_B"},
+        "d": {},
+        "e": {5: "g_C", 6: "s_C z"},
+    }
     assert labels.names["b"] == {5: "g_A", 6: "s_A y"}  # the input is left as it was
     assert confidence.drop_species(labels, conf, 0.95)[1] == 2 and confidence.drop_species(labels, conf, 0.05)[1] == 0
-    summary = [{"labeller": "mm", "method": f"conf:c{c:g}", "rank": "species", "cut": 0.5, "subset": "all", "f1_mean": f}
-               for c, f in ((0.1, 0.7), (0.3, 0.8), (0.5, 0.8), (0.7, 0.6))]
+    summary = [
+        {"labeller": "mm", "method": f"conf:c{c:g}", "rank": "species", "cut": 0.5, "subset": "all", "f1_mean": f}
+        for c, f in ((0.1, 0.7), (0.3, 0.8), (0.5, 0.8), (0.7, 0.6))
+    ]
     # the best species F1; on a tie the lowest cut
-    assert confidence.best_cuts(summary, ["mm", "k2"], [0.1, 0.3, 0.5, 0.7]) == {"mm": {"cut": 0.3, "method": "conf:c0.3", "f1": 0.8}}
+    assert confidence.best_cuts(summary, ["mm", "k2"], [0.1, 0.3, 0.5, 0.7]) == {
+        "mm": {"cut": 0.3, "method": "conf:c0.3", "f1": 0.8}
+    }
 
 
 def _confident_data(root: Path) -> Path:
@@ -423,9 +548,26 @@ def test_confidence_in_the_benchmark_plan_and_baselines(tmp_path):
     """Plan (--dry-run) and the confidence-filtered baselines (--report-only: nothing is run) on the
     project's synthetic data with a confidence file written here."""
     data = _confident_data(tmp_path)
-    base = ["python", "-m", "benchmarks.run", "--mode", "quick", "--data", str(data), "--seeds", "1", "--epochs", "1",
-            "--threads", "1", "--work", str(tmp_path / "work"), "--out", str(tmp_path / "out")]
-    proc = run_cmd(base + ["--name", "dry", "--dry-run", "--subset", "100"], cwd=ROOT, check=True, timeout=300)
+    base = [
+        "python",
+        "-m",
+        "benchmarks.run",
+        "--mode",
+        "quick",
+        "--data",
+        str(data),
+        "--seeds",
+        "1",
+        "--epochs",
+        "1",
+        "--threads",
+        "1",
+        "--work",
+        str(tmp_path / "work"),
+        "--out",
+        str(tmp_path / "out"),
+    ]
+    proc = run_cmd([*base, "--name", "dry", "--dry-run", "--subset", "100"], cwd=ROOT, check=True, timeout=300)
     assert "labellers other, synthetic;" in proc.stdout  # the confidence file is no labeller
     assert "labeller confidence: synthetic" in proc.stdout
     conf_lines = [ln for ln in proc.stdout.splitlines() if "-confidence seed" in ln]
@@ -436,18 +578,22 @@ def test_confidence_in_the_benchmark_plan_and_baselines(tmp_path):
     listed = [ln.split("\t")[0] for ln in (sub / "labels" / "synthetic.confidence.tsv").read_text().splitlines()[1:]]
     assert listed and set(listed) <= kept
     # --no-confidence: the plan of a data set without confidence files
-    off = run_cmd(base + ["--name", "dry", "--dry-run", "--subset", "100", "--no-confidence"], cwd=ROOT, check=True, timeout=300)
+    off = run_cmd(
+        [*base, "--name", "dry", "--dry-run", "--subset", "100", "--no-confidence"], cwd=ROOT, check=True, timeout=300
+    )
     (data / "labels" / "synthetic.confidence.tsv").rename(tmp_path / "conf.tsv")
-    none = run_cmd(base + ["--name", "dry", "--dry-run", "--subset", "100"], cwd=ROOT, check=True, timeout=300)
-    assert off.stdout == none.stdout and "labeller confidence" not in none.stdout and "-confidence seed" not in none.stdout
+    none = run_cmd([*base, "--name", "dry", "--dry-run", "--subset", "100"], cwd=ROOT, check=True, timeout=300)
+    assert (
+        off.stdout == none.stdout and "labeller confidence" not in none.stdout and "-confidence seed" not in none.stdout
+    )
     # the layout benchmarks.labellers writes, labels/confidence/<labeller>.tsv, is found too
     (data / "labels" / "confidence").mkdir()
     (tmp_path / "conf.tsv").rename(data / "labels" / "confidence" / "synthetic.tsv")
-    other = run_cmd(base + ["--name", "dry", "--dry-run", "--subset", "100"], cwd=ROOT, check=True, timeout=300)
+    other = run_cmd([*base, "--name", "dry", "--dry-run", "--subset", "100"], cwd=ROOT, check=True, timeout=300)
     assert other.stdout == proc.stdout
     (data / "labels" / "confidence" / "synthetic.tsv").rename(data / "labels" / "synthetic.confidence.tsv")
 
-    run_cmd(base + ["--name", "conf", "--report-only"], cwd=ROOT, check=True, timeout=300)
+    run_cmd([*base, "--name", "conf", "--report-only"], cwd=ROOT, check=True, timeout=300)
     res = json.loads((tmp_path / "out" / "results.json").read_text())
     # expected by hand from the truth and the labels: contigs with a wrong species and a listed
     # confidence (0.15) lose their species at every cut above 0.15, nothing else does
@@ -464,24 +610,33 @@ def test_confidence_in_the_benchmark_plan_and_baselines(tmp_path):
     assert wl > 0
     dropped = {d["cut"]: d["dropped"] for d in res["confidence"]["dropped"] if d["labeller"] == "synthetic"}
     assert dropped == {0.05: 0, 0.1: 0, 0.2: wl, 0.3: wl, 0.5: wl, 0.7: wl, 0.9: wl}
-    rows = {(s["method"], s["cut"]): s for s in res["summary"]
-            if s["labeller"] == "synthetic" and s["rank"] == "species" and s["subset"] == "all"}
+    rows = {
+        (s["method"], s["cut"]): s
+        for s in res["summary"]
+        if s["labeller"] == "synthetic" and s["rank"] == "species" and s["subset"] == "all"
+    }
     n = len(truth.lineage)
     for key, wrong in (("initial", w), ("conf:c0.1", w), ("conf:c0.2", w - wl), ("conf:c0.9", w - wl)):
         for cut in (0.5, 0.8):
             assert (rows[(key, cut)]["correct_mean"], rows[(key, cut)]["wrong_mean"]) == (c, wrong), key
     assert rows[("conf:c0.2", 0.5)]["no_label_mean"] == n - c - w + wl
     # the best cut: the lowest with the best F1 (0.2 .. 0.9 tie); only the labeller with a file
-    assert res["confidence"]["best"] == {"synthetic": {"cut": 0.2, "method": "conf:c0.2", "f1": pytest.approx(rows[("conf:c0.2", 0.5)]["f1_mean"])}}
+    assert res["confidence"]["best"] == {
+        "synthetic": {"cut": 0.2, "method": "conf:c0.2", "f1": pytest.approx(rows[("conf:c0.2", 0.5)]["f1_mean"])}
+    }
     assert not any(s["labeller"] == "other" and s["method"].startswith("conf:") for s in res["summary"])
     report_md = (tmp_path / "out" / "report.md").read_text()
     assert "## The labellers' own confidence" in report_md
     assert "| synthetic | best confidence-filtered labels (c = 0.2) |" in report_md
     assert "| other | best confidence-filtered labels" not in report_md
-    assert "| synthetic | initial labels, species dropped below confidence 0.2 | " in report_md and "**best**" in report_md
+    assert (
+        "| synthetic | initial labels, species dropped below confidence 0.2 | " in report_md and "**best**" in report_md
+    )
     assert (tmp_path / "out" / "confidence.csv").is_file()
-    assert any(r["run"] == "kd-" + res["config"]["main_teacher"] + "-a0.3-T4-confidence" and r["status"] == "not_run"
-               for r in res["runs"])
+    assert any(
+        r["run"] == "kd-" + res["config"]["main_teacher"] + "-a0.3-T4-confidence" and r["status"] == "not_run"
+        for r in res["runs"]
+    )
 
 
 def _has_label_confidence() -> bool:
@@ -495,9 +650,35 @@ def test_confidence_run_end_to_end(tmp_path):
     if not _has_label_confidence():
         pytest.skip("vamb taxometer has no --label-confidence yet")
     data = _confident_data(tmp_path)
-    run_cmd(["python", "-m", "benchmarks.run", "--mode", "quick", "--data", str(data), "--labellers", "synthetic",
-             "--seeds", "1", "--epochs", "1", "--threads", "1", "--no-taxometer-g", "--name", "e2e",
-             "--work", str(tmp_path / "work"), "--out", str(tmp_path / "out")], cwd=ROOT, check=True, timeout=600)
+    run_cmd(
+        [
+            "python",
+            "-m",
+            "benchmarks.run",
+            "--mode",
+            "quick",
+            "--data",
+            str(data),
+            "--labellers",
+            "synthetic",
+            "--seeds",
+            "1",
+            "--epochs",
+            "1",
+            "--threads",
+            "1",
+            "--no-taxometer-g",
+            "--name",
+            "e2e",
+            "--work",
+            str(tmp_path / "work"),
+            "--out",
+            str(tmp_path / "out"),
+        ],
+        cwd=ROOT,
+        check=True,
+        timeout=600,
+    )
     res = json.loads((tmp_path / "out" / "results.json").read_text())
     teacher = res["config"]["main_teacher"]
     assert {r["run"]: r["status"] for r in res["runs"]}[f"kd-{teacher}-a0.3-T4-confidence"] == "ok"

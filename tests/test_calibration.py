@@ -20,14 +20,27 @@ def arrays():
 def test_reliability_bins_by_hand():
     bins = calibration.reliability(*arrays())
     assert [(b["low"], b["high"]) for b in bins] == [
-        (0.5, 0.55), (0.55, 0.6), (0.6, 0.65), (0.65, 0.7), (0.7, 0.75),
-        (0.75, 0.8), (0.8, 0.85), (0.85, 0.9), (0.9, 0.95), (0.95, 1.0),
+        (0.5, 0.55),
+        (0.55, 0.6),
+        (0.6, 0.65),
+        (0.65, 0.7),
+        (0.7, 0.75),
+        (0.75, 0.8),
+        (0.8, 0.85),
+        (0.85, 0.9),
+        (0.9, 0.95),
+        (0.95, 1.0),
     ]
     # [0.5,0.55): 0.52 C; [0.55,0.6): 0.58 W; [0.6,0.65): 0.6 C (an edge opens its bin), 0.64 W;
     # [0.7,0.75): 0.72 C; [0.85,0.9): 0.85 C, 0.88 W; [0.9,0.95): 0.93 C; [0.95,1]: 0.97 C, 1.0 C
     expected = {
-        0: (1, 1, 1.0, 0.52), 1: (1, 0, 0.0, 0.58), 2: (2, 1, 0.5, 0.62), 4: (1, 1, 1.0, 0.72),
-        7: (2, 1, 0.5, 0.865), 8: (1, 1, 1.0, 0.93), 9: (2, 2, 1.0, 0.985),
+        0: (1, 1, 1.0, 0.52),
+        1: (1, 0, 0.0, 0.58),
+        2: (2, 1, 0.5, 0.62),
+        4: (1, 1, 1.0, 0.72),
+        7: (2, 1, 0.5, 0.865),
+        8: (1, 1, 1.0, 0.93),
+        9: (2, 2, 1.0, 0.985),
     }
     for k, b in enumerate(bins):
         if k in expected:
@@ -60,7 +73,12 @@ def test_precision_at_cuts_by_hand():
     # >= 0.5: all 10 scored, 7 correct; >= 0.8: 0.85 C, 0.88 W, 0.93 C, 0.97 C, 1.0 C; >= 0.95: 0.97, 1.0; >= 0.999: 1.0
     assert [(x["cut"], x["n"], x["correct"]) for x in got] == [(0.5, 10, 7), (0.8, 5, 4), (0.95, 2, 2), (0.999, 1, 1)]
     assert [x["precision"] for x in got] == pytest.approx([0.7, 0.8, 1.0, 1.0])
-    assert calibration.precision_at_cuts(*arrays(), cuts=(1.5,))[0] == {"cut": 1.5, "n": 0, "correct": 0, "precision": None}
+    assert calibration.precision_at_cuts(*arrays(), cuts=(1.5,))[0] == {
+        "cut": 1.5,
+        "n": 0,
+        "correct": 0,
+        "precision": None,
+    }
 
 
 UP = "d_B;p_P;c_C;o_O;f_F"
@@ -97,7 +115,12 @@ def test_gate_is_the_lowest_score_down_to_the_rank(files):
     # c3 has no species, c5 no label. Bins 0.6: W; 0.7: W; 0.9: C; 0.95: C.
     c = calibration.calibration(*evaluate.outcome_gates(labels, truth, "species"))
     assert c["n"] == 4
-    assert [(b["low"], b["n"], b["correct"]) for b in c["bins"] if b["n"]] == [(0.6, 1, 0), (0.7, 1, 0), (0.9, 1, 1), (0.95, 1, 1)]
+    assert [(b["low"], b["n"], b["correct"]) for b in c["bins"] if b["n"]] == [
+        (0.6, 1, 0),
+        (0.7, 1, 0),
+        (0.9, 1, 1),
+        (0.95, 1, 1),
+    ]
     # ECE = (|0 - 0.6| + |0 - 0.7| + |1 - 0.9| + |1 - 0.96|) / 4 = 1.44 / 4
     assert c["ece"] == pytest.approx(0.36)
     # precision >= 0.5: 2 of 4; >= 0.8: c1, c6; >= 0.95: c6
@@ -109,12 +132,25 @@ def test_gate_is_the_lowest_score_down_to_the_rank(files):
 
 def test_evaluate_prints_calibration_and_writes_bins(files, capsys):
     out = files / "bins.tsv"
-    evaluate.main(["--truth", str(files / "truth.tsv"), "--reliability-out", str(out),
-                   f"tax={files / 'results.tsv'}", f"init={files / 'initial.tsv'}"])
+    evaluate.main(
+        [
+            "--truth",
+            str(files / "truth.tsv"),
+            "--reliability-out",
+            str(out),
+            f"tax={files / 'results.tsv'}",
+            f"init={files / 'initial.tsv'}",
+        ]
+    )
     text = capsys.readouterr().out
-    assert "| method | rank | scored | ECE | precision at >= 0.5 (n) | precision at >= 0.8 (n) | precision at >= 0.95 (n) |" in text
+    assert (
+        "| method | rank | scored | ECE | precision at >= 0.5 (n) | precision at >= 0.8 (n) | precision at >= 0.95 (n) |"
+        in text
+    )
     assert "| tax | species | 4 | 0.360 | 0.500 (4) | 1.000 (2) | 1.000 (1) |" in text
-    assert "| tax | genus | 5 |" in text and "| init | species | " not in text.split("ECE")[1]  # no scores, no calibration
+    assert (
+        "| tax | genus | 5 |" in text and "| init | species | " not in text.split("ECE")[1]
+    )  # no scores, no calibration
     lines = out.read_text().splitlines()
     assert lines[0] == "method\trank\tbin_low\tbin_high\tn\tcorrect\tshare_correct\tmean_score"
     assert len(lines) == 1 + 2 * 10  # tax species and genus, 10 bins each

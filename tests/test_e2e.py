@@ -2,19 +2,27 @@
 
 import gzip
 import shutil
+from itertools import pairwise
 
-import numpy as np
 import pytest
-
 from conftest import run_cmd
 
 EPOCHS = ["-pe", "2", "-pt", "128", "-p", "1", "--seed", "5"]
 
 
 def taxometer(data, outdir, *extra, cmd=("vamb", "taxometer"), inputs=None):
-    inputs = inputs if inputs is not None else [
-        "--fasta", str(data["fasta"]), "--abundance_tsv", str(data["abundance"]), "--taxonomy", str(data["taxonomy"])
-    ]
+    inputs = (
+        inputs
+        if inputs is not None
+        else [
+            "--fasta",
+            str(data["fasta"]),
+            "--abundance_tsv",
+            str(data["abundance"]),
+            "--taxonomy",
+            str(data["taxonomy"]),
+        ]
+    )
     return run_cmd([*cmd, "--outdir", str(outdir), *inputs, *EPOCHS, *extra])
 
 
@@ -32,12 +40,12 @@ def check_results_file(path, names):
     assert header == "contigs\tpredictions\tscores"
     assert [r[0] for r in rows] == names  # every contig, in composition order
     n_labelled = 0
-    for contig, lineage, scores in rows:
+    for _contig, lineage, scores in rows:
         ranks = lineage.split(";") if lineage else []
         probs = [float(s) for s in scores.split(";")] if scores else []
         assert len(ranks) == len(probs)
         assert all(0.5 < p <= 1.0 for p in probs)
-        assert all(a >= b - 1e-4 for a, b in zip(probs, probs[1:]))  # a child is never more likely than its parent
+        assert all(a >= b - 1e-4 for a, b in pairwise(probs))  # a child is never more likely than its parent
         n_labelled += bool(ranks)
     return n_labelled
 
@@ -45,14 +53,24 @@ def check_results_file(path, names):
 @pytest.fixture(scope="module")
 def kd_run(tiny_data, tmp_path_factory):
     out = tmp_path_factory.mktemp("kd") / "out"
-    proc = taxometer(tiny_data, out, "--teacher", "dna-cnn", "--alpha", "0.3", "--temperature", "4",
-                     "--teacher-option", "predict-windows=2")
+    proc = taxometer(
+        tiny_data,
+        out,
+        "--teacher",
+        "dna-cnn",
+        "--alpha",
+        "0.3",
+        "--temperature",
+        "4",
+        "--teacher-option",
+        "predict-windows=2",
+    )
     assert proc.returncode == 0, proc.stderr
     return out, proc
 
 
 def test_teacher_run_writes_vamb_outputs(tiny_data, kd_run):
-    out, proc = kd_run
+    out, _proc = kd_run
     names = fasta_names(tiny_data["fasta"])  # all tiny contigs are >= 2000 bp
     assert check_results_file(out / "results_taxometer.tsv", names) > 0
     assert check_results_file(out / "results_teacher.tsv", names) > 0
@@ -62,7 +80,7 @@ def test_teacher_run_writes_vamb_outputs(tiny_data, kd_run):
 
 
 def test_log_names_teacher_alpha_temperature_device(kd_run):
-    out, proc = kd_run
+    out, _proc = kd_run
     log = (out / "log.txt").read_text()
     for needle in ("Teacher: dna-cnn", "Alpha (hierarchical-loss weight): 0.3", "Temperature: 4.0", "Device: cpu"):
         assert needle in log, needle
@@ -71,8 +89,17 @@ def test_log_names_teacher_alpha_temperature_device(kd_run):
 
 
 def test_explicit_command_and_soft_margin(tiny_data, tmp_path):
-    proc = taxometer(tiny_data, tmp_path / "o", "--teacher", "cnn", "-ploss", "soft_margin",
-                     "--teacher-option", "predict-windows=1", cmd=("taxometer-kd", "taxometer"))
+    proc = taxometer(
+        tiny_data,
+        tmp_path / "o",
+        "--teacher",
+        "cnn",
+        "-ploss",
+        "soft_margin",
+        "--teacher-option",
+        "predict-windows=1",
+        cmd=("taxometer-kd", "taxometer"),
+    )
     assert proc.returncode == 0, proc.stderr
     check_results_file(tmp_path / "o" / "results_taxometer.tsv", fasta_names(tiny_data["fasta"]))
 
@@ -108,8 +135,14 @@ def test_bad_options_fail_before_anything_is_written(tiny_data, tmp_path, extra,
 
 def test_composition_only_needs_fasta(tiny_data, kd_run, tmp_path):
     out, _ = kd_run
-    inputs = ["--composition", str(out / "composition.npz"), "--abundance_tsv", str(tiny_data["abundance"]),
-              "--taxonomy", str(tiny_data["taxonomy"])]
+    inputs = [
+        "--composition",
+        str(out / "composition.npz"),
+        "--abundance_tsv",
+        str(tiny_data["abundance"]),
+        "--taxonomy",
+        str(tiny_data["taxonomy"]),
+    ]
     proc = taxometer(tiny_data, tmp_path / "o", "--teacher", "cnn", inputs=inputs)
     assert proc.returncode == 2
     assert "composition.npz" in proc.stderr and "--teacher-fasta" in proc.stderr and "--fasta" in proc.stderr
@@ -118,8 +151,17 @@ def test_composition_only_needs_fasta(tiny_data, kd_run, tmp_path):
     gz = tmp_path / "contigs.fna.gz"
     with open(tiny_data["fasta"], "rb") as src, gzip.open(gz, "wb") as dst:
         shutil.copyfileobj(src, dst)
-    proc = taxometer(tiny_data, tmp_path / "o2", "--teacher", "cnn", "--teacher-fasta", str(gz),
-                     "--teacher-option", "predict-windows=1", inputs=inputs)
+    proc = taxometer(
+        tiny_data,
+        tmp_path / "o2",
+        "--teacher",
+        "cnn",
+        "--teacher-fasta",
+        str(gz),
+        "--teacher-option",
+        "predict-windows=1",
+        inputs=inputs,
+    )
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "o2" / "results_taxometer.tsv").is_file()
 
@@ -130,8 +172,14 @@ def test_teacher_fasta_missing_a_contig(tiny_data, kd_run, tmp_path):
     dropped = lines[5].split("\n")[0]
     short = tmp_path / "short.fna"
     short.write_text("".join(">" + r for i, r in enumerate(lines) if i != 5))
-    inputs = ["--composition", str(out / "composition.npz"), "--abundance_tsv", str(tiny_data["abundance"]),
-              "--taxonomy", str(tiny_data["taxonomy"])]
+    inputs = [
+        "--composition",
+        str(out / "composition.npz"),
+        "--abundance_tsv",
+        str(tiny_data["abundance"]),
+        "--taxonomy",
+        str(tiny_data["taxonomy"]),
+    ]
     proc = taxometer(tiny_data, tmp_path / "o", "--teacher", "cnn", "--teacher-fasta", str(short), inputs=inputs)
     assert proc.returncode == 2
     assert f"1 contig(s) of the composition are missing from {short}: '{dropped}'" in proc.stderr
@@ -147,13 +195,13 @@ def test_contig_sequences_stream_in_composition_rows(tmp_path):
     contigs = ContigSequences(f, ["c", "a", "b"], [4, 6, 4])
     assert sorted(contigs) == [(0, b"TTTT"), (1, b"ACGTAC"), (2, b"GGTT")]  # rows of the composition
     assert contigs.to_list() == [b"TTTT", b"ACGTAC", b"GGTT"]
-    with pytest.raises(KDError, match="missing from .*'zz'"):
+    with pytest.raises(KDError, match=r"missing from .*'zz'"):
         list(ContigSequences(f, ["a", "zz"], [6, 4]))
     with pytest.raises(KDError, match="'a' is 6 bp long, but the composition says 7 bp"):
         list(ContigSequences(f, ["a"], [7]))
     bad = tmp_path / "bad.fna"
     bad.write_text("ACGT\n")
-    with pytest.raises(KDError, match="bad.fna"):
+    with pytest.raises(KDError, match=r"bad\.fna"):
         list(ContigSequences(bad, ["a"], [4]))
 
 
@@ -162,8 +210,14 @@ def test_contig_sequences_stream_in_composition_rows(tmp_path):
     [
         ("contig\tlabel\nS0C1\tx\n", "line 1: expected the header 'contigs\\tpredictions'"),
         ("contigs\tpredictions\nS0C1\td_Bacteria\nS0C2\n", "line 3: expected 2 tab-separated columns, found 1"),
-        ("contigs\tpredictions\nS0C1\td_B;p_X\nS0C2\td_A;p_X\n", "line 3: 'p_X' has the parent 'd_A' here but 'd_B' on line 2"),
-        ("contigs\tpredictions\nS0C1\td_B;p_X\nS0C2\tp_X\n", "line 3: 'p_X' is rank 1 of its lineage here but rank 2 on line 2"),
+        (
+            "contigs\tpredictions\nS0C1\td_B;p_X\nS0C2\td_A;p_X\n",
+            "line 3: 'p_X' has the parent 'd_A' here but 'd_B' on line 2",
+        ),
+        (
+            "contigs\tpredictions\nS0C1\td_B;p_X\nS0C2\tp_X\n",
+            "line 3: 'p_X' is rank 1 of its lineage here but rank 2 on line 2",
+        ),
         ("contigs\tpredictions\nS0C1\td_Bacteria\nS0C1\td_Bacteria\n", "line 3: contig 'S0C1' already given on line 2"),
         ("contigs\tpredictions\nS0C1\td_Bacteria;;s_x\n", "line 2: empty rank"),
         ("contigs\tpredictions\nS0C1\td_Bacteria\n", "contig(s) of the composition have no line: 'S0C2'"),
@@ -185,7 +239,14 @@ def test_malformed_taxonomy_on_the_command_line(tiny_data, tmp_path):
     rows = open(tiny_data["taxonomy"]).read().splitlines()
     rows[4] = rows[3]
     bad.write_text("\n".join(rows) + "\n")
-    inputs = ["--fasta", str(tiny_data["fasta"]), "--abundance_tsv", str(tiny_data["abundance"]), "--taxonomy", str(bad)]
+    inputs = [
+        "--fasta",
+        str(tiny_data["fasta"]),
+        "--abundance_tsv",
+        str(tiny_data["abundance"]),
+        "--taxonomy",
+        str(bad),
+    ]
     proc = taxometer(tiny_data, tmp_path / "o", "--teacher", "cnn", inputs=inputs)
     assert proc.returncode == 2
     assert f"{bad}, line 5: contig {rows[3].split(chr(9))[0]!r} already given on line 4" in proc.stderr
@@ -202,8 +263,18 @@ def test_label_lines_of_unknown_contigs_are_skipped(tmp_path):
 
 def test_taxometer_g_and_abstain_modes(tiny_data, tmp_path):
     """The Taxometer_G ablation (teacher embeddings replace TNF) and the abstain-leaf modes run."""
-    proc = taxometer(tiny_data, tmp_path / "g", "--teacher", "kmer", "--student-input", "embedding", "--alpha", "1",
-                     "--abstain", "none")
+    proc = taxometer(
+        tiny_data,
+        tmp_path / "g",
+        "--teacher",
+        "kmer",
+        "--student-input",
+        "embedding",
+        "--alpha",
+        "1",
+        "--abstain",
+        "none",
+    )
     assert proc.returncode == 0, proc.stderr
     log = (tmp_path / "g" / "log.txt").read_text()
     assert "teacher embeddings (Taxometer_G)" in log

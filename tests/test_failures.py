@@ -13,15 +13,25 @@ import subprocess
 import time
 
 import pytest
-
 from conftest import BIN, run_cmd
 from test_e2e import EPOCHS, check_results_file, fasta_names
 
 
 def vamb_run(data, out, *extra, fasta=None, abundance=None, taxonomy=None, epochs=EPOCHS, cmd=("vamb",), **kw):
-    args = [*cmd, "taxometer", "--outdir", str(out),
-            "--fasta", str(fasta or data["fasta"]), "--abundance_tsv", str(abundance or data["abundance"]),
-            "--taxonomy", str(taxonomy or data["taxonomy"]), *epochs, *extra]
+    args = [
+        *cmd,
+        "taxometer",
+        "--outdir",
+        str(out),
+        "--fasta",
+        str(fasta or data["fasta"]),
+        "--abundance_tsv",
+        str(abundance or data["abundance"]),
+        "--taxonomy",
+        str(taxonomy or data["taxonomy"]),
+        *epochs,
+        *extra,
+    ]
     return run_cmd(args, **kw)
 
 
@@ -32,7 +42,7 @@ def one_error(proc, code=2):
     assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
     errors = [line for line in proc.stderr.splitlines() if "ERROR" in line]
     assert len(errors) == 1, proc.stderr[-3000:]
-    return proc.stderr[proc.stderr.index(errors[0]):]
+    return proc.stderr[proc.stderr.index(errors[0]) :]
 
 
 def assert_cleaned_up(out):
@@ -70,7 +80,10 @@ def test_option_values_are_range_checked_before_anything_is_written(tiny_data, t
 def test_teachers_listing_shows_the_ranges():
     out = run_cmd(["taxometer-kd", "teachers", "-v"], check=True).stdout
     assert "--teacher-option dropout=... [0.2] dropout in the head; allowed: [0, 1)" in out
-    assert "--teacher-option folds=... [10] cross-fitting folds (1: one head trained on all labels); allowed: [1, 100]" in out
+    assert (
+        "--teacher-option folds=... [10] cross-fitting folds (1: one head trained on all labels); allowed: [1, 100]"
+        in out
+    )
 
 
 def test_many_folds_for_few_contigs_warn(tiny_data, tmp_path):
@@ -163,8 +176,9 @@ def test_negative_depths_are_accepted_as_stock_does(tiny_data, tmp_path):
 def test_python_m_vamb_has_the_flags_and_runs(tiny_data, tmp_path):
     help_text = run_cmd([str(BIN / "python"), "-m", "vamb", "taxometer", "--help"], check=True).stdout
     assert "Knowledge distillation (taxometer-kd)" in help_text and "--teacher NAME" in help_text
-    proc = vamb_run(tiny_data, tmp_path / "o", "--teacher", "default", "-pe", "1",
-                    cmd=(str(BIN / "python"), "-m", "vamb"))
+    proc = vamb_run(
+        tiny_data, tmp_path / "o", "--teacher", "default", "-pe", "1", cmd=(str(BIN / "python"), "-m", "vamb")
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert (tmp_path / "o" / "results_teacher.tsv").is_file()
     # and with the hook off, python -m vamb is stock vamb
@@ -177,8 +191,7 @@ def test_python_m_vamb_has_the_flags_and_runs(tiny_data, tmp_path):
 
 @pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o002, 0o664)])
 def test_outputs_get_the_permissions_of_a_normal_open(tiny_data, tmp_path, umask, mode):
-    proc = vamb_run(tiny_data, tmp_path / "o", "--teacher", "default", "-pe", "1",
-                    preexec_fn=lambda: os.umask(umask))
+    proc = vamb_run(tiny_data, tmp_path / "o", "--teacher", "default", "-pe", "1", preexec_fn=lambda: os.umask(umask))
     assert proc.returncode == 0, proc.stderr[-2000:]
     for name in ("results_taxometer.tsv", "results_teacher.tsv", "predictor_model.pt", "teacher_model.pt"):
         assert stat.S_IMODE((tmp_path / "o" / name).stat().st_mode) == mode, name
@@ -220,7 +233,10 @@ def test_a_genus_under_two_families_names_the_lines_and_parents(tiny_data, tmp_p
     [
         (lambda rows: rows[1:], "line 1: expected the header 'contigs\\tpredictions'"),
         (lambda rows: [], "is empty: expected the header"),
-        (lambda rows: [rows[0]] + [r.split("\t")[0] + "\t" for r in rows[1:]], "no contig of the composition has a label"),
+        (
+            lambda rows: [rows[0]] + [r.split("\t")[0] + "\t" for r in rows[1:]],
+            "no contig of the composition has a label",
+        ),
     ],
 )
 def test_label_file_errors_name_the_file(tiny_data, tmp_path, edit, needle):
@@ -256,9 +272,26 @@ def test_after_a_failure_the_same_command_runs_again(tiny_data, tmp_path):
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_interrupted_run_cleans_up(tiny_data, tmp_path, sig, code):
     out = tmp_path / "o"
-    args = [str(BIN / "vamb"), "taxometer", "--outdir", str(out), "--fasta", str(tiny_data["fasta"]),
-            "--abundance_tsv", str(tiny_data["abundance"]), "--taxonomy", str(tiny_data["taxonomy"]),
-            "-pe", "500", "-pt", "128", "-p", "1", "--teacher", "default"]
+    args = [
+        str(BIN / "vamb"),
+        "taxometer",
+        "--outdir",
+        str(out),
+        "--fasta",
+        str(tiny_data["fasta"]),
+        "--abundance_tsv",
+        str(tiny_data["abundance"]),
+        "--taxonomy",
+        str(tiny_data["taxonomy"]),
+        "-pe",
+        "500",
+        "-pt",
+        "128",
+        "-p",
+        "1",
+        "--teacher",
+        "default",
+    ]
     env = dict(os.environ, OMP_NUM_THREADS="1")
     env.pop("TAXOMETER_KD_DISABLE", None)
     proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -285,13 +318,25 @@ def _records(data):
 
 CRASHERS = {
     "empty FASTA": (lambda d, t: ("fasta", ""), "the file holds no sequences"),
-    "duplicate headers": (lambda d, t: ("fasta", ">" + ">".join(_records(d) + _records(d)[:1])), "names must be unique"),
-    "N-only contig": (lambda d, t: ("fasta", ">" + _records(d)[0].split("\n")[0] + "\n" + "N" * 3000 + "\n>"
-                                    + ">".join(_records(d)[1:])), "is all zeros"),
-    "too few depth rows": (lambda d, t: ("abundance", "\n".join(open(d["abundance"]).read().splitlines()[:-3]) + "\n"),
-                           "Too few rows in abundance TSV file"),
-    "too many depth rows": (lambda d, t: ("abundance", open(d["abundance"]).read() + "extra\t1\t1\t1\n"),
-                            "Too many rows in abundance TSV file"),
+    "duplicate headers": (
+        lambda d, t: ("fasta", ">" + ">".join(_records(d) + _records(d)[:1])),
+        "names must be unique",
+    ),
+    "N-only contig": (
+        lambda d, t: (
+            "fasta",
+            ">" + _records(d)[0].split("\n")[0] + "\n" + "N" * 3000 + "\n>" + ">".join(_records(d)[1:]),
+        ),
+        "is all zeros",
+    ),
+    "too few depth rows": (
+        lambda d, t: ("abundance", "\n".join(open(d["abundance"]).read().splitlines()[:-3]) + "\n"),
+        "Too few rows in abundance TSV file",
+    ),
+    "too many depth rows": (
+        lambda d, t: ("abundance", open(d["abundance"]).read() + "extra\t1\t1\t1\n"),
+        "Too many rows in abundance TSV file",
+    ),
 }
 
 
@@ -352,7 +397,11 @@ def test_genomeocean_checkpoint_problems_are_one_error_before_vamb_starts(tiny_d
         option = ["--teacher-option", f"path={folder}"]
     out = tmp_path / "o"
     line = one_error(vamb_run(tiny_data, out, "--teacher", "genomeocean-500m", *option, env=env))
-    needle = {"offline": "pGenomeOcean/GenomeOcean-500M is not available", "nonexistent": "no such directory",
-              "empty folder": "config.json is missing", "pickle only": "only PyTorch pickle weights"}[case]
+    needle = {
+        "offline": "pGenomeOcean/GenomeOcean-500M is not available",
+        "nonexistent": "no such directory",
+        "empty folder": "config.json is missing",
+        "pickle only": "only PyTorch pickle weights",
+    }[case]
     assert needle in line and "Traceback" not in line
     assert not out.exists() and not out.with_name("o.failed.log").exists()  # refused before Vamb started

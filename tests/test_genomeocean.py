@@ -23,13 +23,17 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 pytest.importorskip("tokenizers")
 
-from taxometer_kd import registry  # noqa: E402
+from taxometer_kd import (  # noqa: E402
+    CrossFitHeadTeacher,
+    EmbeddingHeadTeacher,
+    TeacherContext,
+    registry,
+)
 from taxometer_kd.cache import (  # noqa: E402
     EmbeddingCache,
     default_cache_root,
     sequence_hash,
 )
-from taxometer_kd import CrossFitHeadTeacher, EmbeddingHeadTeacher, TeacherContext  # noqa: E402
 from taxometer_kd.io import InMemoryContigs  # noqa: E402
 from taxometer_kd_plugins import genomeocean as go  # noqa: E402
 
@@ -52,16 +56,28 @@ def checkpoint(tmp_path_factory) -> Path:
     rng = np.random.default_rng(0)
     corpus = [random_dna(rng, 3000, gc).decode() for gc in np.linspace(0.3, 0.7, 30)]
     bpe = Tokenizer(models.BPE(unk_token="[UNK]"))
-    trainer = trainers.BpeTrainer(vocab_size=256, special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]"],
-                                  initial_alphabet=list("ACGTN"), show_progress=False)
+    trainer = trainers.BpeTrainer(
+        vocab_size=256,
+        special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]"],
+        initial_alphabet=list("ACGTN"),
+        show_progress=False,
+    )
     bpe.train_from_iterator(corpus, trainer=trainer)
-    tok = PreTrainedTokenizerFast(tokenizer_object=bpe, unk_token="[UNK]", pad_token="[PAD]",
-                                  cls_token="[CLS]", sep_token="[SEP]")
+    tok = PreTrainedTokenizerFast(
+        tokenizer_object=bpe, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]", sep_token="[SEP]"
+    )
     tok.save_pretrained(d)
     config = MistralConfig(
-        vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=CONTEXT,
-        sliding_window=None, pad_token_id=tok.pad_token_id, bos_token_id=tok.cls_token_id,
+        vocab_size=len(tok),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=CONTEXT,
+        sliding_window=None,
+        pad_token_id=tok.pad_token_id,
+        bos_token_id=tok.cls_token_id,
         eos_token_id=tok.sep_token_id,
     )
     torch.manual_seed(0)
@@ -101,8 +117,10 @@ def make_ctx(seqs, cache_dir, *, checkpoint=None, name="genomeocean-100m", n_out
     if checkpoint is not None:
         raw["path"] = str(checkpoint)
     return TeacherContext(
-        contigs=InMemoryContigs(list(seqs)), n_outputs=n_outputs,
-        options=spec(name).validate_options(raw), device=torch.device(device),
+        contigs=InMemoryContigs(list(seqs)),
+        n_outputs=n_outputs,
+        options=spec(name).validate_options(raw),
+        device=torch.device(device),
         cache_dir=Path(cache_dir) if cache_dir is not None else None,
     )
 
@@ -136,13 +154,25 @@ def reference_embedding(checkpoint, seq: bytes, *, context=CONTEXT, layer=-1, po
 
 # ---------------------------------------------------------------------------- registration
 def test_teachers_registered_with_options():
-    for name, alias, ctx_len in (("genomeocean-100m", "go-100m", 1024), ("genomeocean-500m", "go-500m", 1024),
-                                 ("genomeocean-4b", "go-4b", 10240)):
+    for name, alias, ctx_len in (
+        ("genomeocean-100m", "go-100m", 1024),
+        ("genomeocean-500m", "go-500m", 1024),
+        ("genomeocean-4b", "go-4b", 10240),
+    ):
         s = spec(alias)
         assert s.name == name and s.needs_download
         assert {o.name for o in s.options} == {
-            "path", "revision", "layer", "pooling", "max-tokens", "batch-tokens", "dtype", "head-lr", "hidden",
-            "folds"}
+            "path",
+            "revision",
+            "layer",
+            "pooling",
+            "max-tokens",
+            "batch-tokens",
+            "dtype",
+            "head-lr",
+            "hidden",
+            "folds",
+        }
         assert go.MODELS[name].context == ctx_len
         opts = s.validate_options({})
         assert opts["layer"] == -1 and opts["pooling"] == "mean" and opts["head-lr"] == 1e-4
@@ -156,8 +186,10 @@ def test_teachers_registered_with_options():
 
 
 def test_listing_teachers_does_not_import_transformers():
-    code = ("import sys; from taxometer_kd import registry; registry.get_teacher('go-4b'); "
-            "assert 'transformers' not in sys.modules, 'transformers imported'; print('ok')")
+    code = (
+        "import sys; from taxometer_kd import registry; registry.get_teacher('go-4b'); "
+        "assert 'transformers' not in sys.modules, 'transformers imported'; print('ok')"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and "ok" in proc.stdout, proc.stderr
 
@@ -191,15 +223,16 @@ def test_incomplete_checkpoint_lists_what_is_missing(tmp_path, checkpoint):
     d = tmp_path / "no-tokenizer"
     shutil.copytree(checkpoint, d)
     (d / "tokenizer.json").unlink()
-    with pytest.raises(go.CheckpointError, match="tokenizer.json"):
+    with pytest.raises(go.CheckpointError, match=r"tokenizer\.json"):
         go.resolve_checkpoint("pGenomeOcean/GenomeOcean-100M", path=d)
 
 
 def test_hub_id_missing_offline_names_id_and_cache(tmp_path):
     hub = tmp_path / "hf-home" / "hub"
     with pytest.raises(go.CheckpointError) as err:
-        go.resolve_checkpoint("pGenomeOcean/GenomeOcean-500M", alternatives=("DOEJGI/GenomeOcean-500M",),
-                              teacher="genomeocean-500m")
+        go.resolve_checkpoint(
+            "pGenomeOcean/GenomeOcean-500M", alternatives=("DOEJGI/GenomeOcean-500M",), teacher="genomeocean-500m"
+        )
     msg = str(err.value)
     assert "pGenomeOcean/GenomeOcean-500M" in msg and "DOEJGI/GenomeOcean-500M" in msg
     assert str(hub) in msg and "HF_HUB_OFFLINE=1" in msg
@@ -263,7 +296,9 @@ def test_preflight_on_bad_paths(tmp_path, checkpoint):
     for name in ("config.json", "tokenizer.json", "tokenizer_config.json"):
         shutil.copy(checkpoint / name, pickles / name)
     (pickles / "pytorch_model.bin").write_bytes(b"not really a pickle")
-    with pytest.raises(go.CheckpointError, match=r"only PyTorch pickle weights \(pytorch_model\.bin\).*safetensors only"):
+    with pytest.raises(
+        go.CheckpointError, match=r"only PyTorch pickle weights \(pytorch_model\.bin\).*safetensors only"
+    ):
         preflight(path=pickles)
 
 
@@ -403,7 +438,9 @@ def test_cuda_bf16_embeddings_match_cpu_fp32(checkpoint, contigs):
     cosine = (gpu * cpu).sum(1) / (np.linalg.norm(gpu, axis=1) * np.linalg.norm(cpu, axis=1))
     assert cosine.min() > 0.99, cosine
     assert not np.array_equal(gpu, cpu)  # it really ran in another precision
-    alone = np.concatenate([compute(builder, make_ctx([s], None, checkpoint=checkpoint, device="cuda")) for s in contigs])
+    alone = np.concatenate(
+        [compute(builder, make_ctx([s], None, checkpoint=checkpoint, device="cuda")) for s in contigs]
+    )
     np.testing.assert_allclose(gpu, alone, rtol=0, atol=0.05 * np.abs(alone).max())
 
 
@@ -457,8 +494,9 @@ def test_cache_reuse_resume_and_keys(tmp_path, checkpoint, contigs, monkeypatch)
     features = builder.features(ctx)
     assert calls == [3, 4, 2]
     assert builder.last_stats["contigs"] == 2
-    np.testing.assert_allclose(features, compute(builder, make_ctx(contigs, None, checkpoint=checkpoint)),
-                               rtol=0, atol=1e-5)
+    np.testing.assert_allclose(
+        features, compute(builder, make_ctx(contigs, None, checkpoint=checkpoint)), rtol=0, atol=1e-5
+    )
     calls.clear()
 
     # reuse: same contigs renamed and reordered, in a "different run": nothing computed
@@ -565,10 +603,24 @@ def test_resume_after_sigkill(tmp_path, checkpoint, contigs):
 
     fasta = write_fasta(tmp_path / "contigs.fna", contigs)
     out = tmp_path / "emb"
-    argv = ["--teacher", "go-100m", "--teacher-option", f"path={checkpoint}", "--fasta", str(fasta),
-            "--out", str(out), "--min-length", "50"]
-    proc = subprocess.Popen([sys.executable, "-c", KILLABLE, *argv], env=dict(os.environ, OMP_NUM_THREADS="1"),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    argv = [
+        "--teacher",
+        "go-100m",
+        "--teacher-option",
+        f"path={checkpoint}",
+        "--fasta",
+        str(fasta),
+        "--out",
+        str(out),
+        "--min-length",
+        "50",
+    ]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", KILLABLE, *argv],
+        env=dict(os.environ, OMP_NUM_THREADS="1"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 120
     try:
         while time.monotonic() < deadline and proc.poll() is None:
@@ -655,10 +707,20 @@ def load_cached(out: Path, checkpoint: Path, seqs) -> np.ndarray:
 def test_embed_cli_fills_the_cache(tmp_path, checkpoint, contigs, monkeypatch):
     from taxometer_kd import embed
 
-    fasta = write_fasta(tmp_path / "contigs.fna", contigs + [contigs[2].lower()])  # one twice
+    fasta = write_fasta(tmp_path / "contigs.fna", [*contigs, contigs[2].lower()])  # one twice
     out = tmp_path / "emb"
-    argv = ["--teacher", "go-100m", "--teacher-option", f"path={checkpoint}", "--fasta", str(fasta),
-            "--out", str(out), "--min-length", "50"]
+    argv = [
+        "--teacher",
+        "go-100m",
+        "--teacher-option",
+        f"path={checkpoint}",
+        "--fasta",
+        str(fasta),
+        "--out",
+        str(out),
+        "--min-length",
+        "50",
+    ]
     # the FASTA is streamed, never read whole
     monkeypatch.setattr("taxometer_kd.io.read_fasta", lambda *a: pytest.fail("the whole FASTA was read"))
     summary = embed.run_embed(embed.build_parser().parse_args(argv))
@@ -678,7 +740,7 @@ def test_embed_cli_fills_the_cache(tmp_path, checkpoint, contigs, monkeypatch):
 
     assert embed.main(argv) == 0
     assert embed.main(["--teacher", "no-such-teacher", "--fasta", str(fasta), "--out", str(out)]) == 1
-    assert embed.main(argv + ["--teacher-option", "pooling=cls"]) == 1
+    assert embed.main([*argv, "--teacher-option", "pooling=cls"]) == 1
 
 
 def test_embed_streams_only_its_rows(tmp_path, contigs):
@@ -714,20 +776,41 @@ def test_two_process_gloo_equals_single_process(tmp_path, checkpoint, contigs):
     from taxometer_kd import embed
 
     fasta = write_fasta(tmp_path / "contigs.fna", contigs)
-    common = ["--teacher", "go-100m", "--teacher-option", f"path={checkpoint}", "--fasta", str(fasta),
-              "--min-length", "50"]
+    common = [
+        "--teacher",
+        "go-100m",
+        "--teacher-option",
+        f"path={checkpoint}",
+        "--fasta",
+        str(fasta),
+        "--min-length",
+        "50",
+    ]
     single = tmp_path / "single"
-    embed.run_embed(embed.build_parser().parse_args(common + ["--out", str(single)]))
+    embed.run_embed(embed.build_parser().parse_args([*common, "--out", str(single)]))
     multi = tmp_path / "multi"
     env = dict(os.environ, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1", TAXOMETER_KD_DIST_TIMEOUT_HOURS="0.05")
     env.pop("TAXOMETER_KD_DISABLE", None)
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-           "-m", "taxometer_kd", "embed", *common, "--out", str(multi)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc-per-node",
+        "2",
+        "-m",
+        "taxometer_kd",
+        "embed",
+        *common,
+        "--out",
+        str(multi),
+    ]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "[rank 1/2]" in proc.stderr and "[rank 0/2]" in proc.stderr
-    np.testing.assert_allclose(load_cached(multi, checkpoint, contigs), load_cached(single, checkpoint, contigs),
-                               rtol=0, atol=1e-5)
+    np.testing.assert_allclose(
+        load_cached(multi, checkpoint, contigs), load_cached(single, checkpoint, contigs), rtol=0, atol=1e-5
+    )
     cache = spec().build.open_cache(make_ctx(contigs, multi, checkpoint=checkpoint))
     shards = [p.name for p in (cache.dir / "shards").glob("*.npz")]
     assert any(s.startswith("rank000") for s in shards) and any(s.startswith("rank001") for s in shards)
@@ -759,12 +842,34 @@ def test_a_failing_rank_ends_a_torchrun_job(tmp_path, checkpoint, contigs, rank,
     script = tmp_path / "failing_rank.py"
     script.write_text(FAILING_RANK)
     out = tmp_path / "emb"
-    env = dict(os.environ, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1", TAXOMETER_KD_DIST_TIMEOUT_HOURS="0.03",
-               FAIL_RANK=rank, FAIL_AT=where)
+    env = dict(
+        os.environ,
+        OMP_NUM_THREADS="1",
+        HF_HUB_OFFLINE="1",
+        TAXOMETER_KD_DIST_TIMEOUT_HOURS="0.03",
+        FAIL_RANK=rank,
+        FAIL_AT=where,
+    )
     env.pop("TAXOMETER_KD_DISABLE", None)
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", str(script),
-           "--teacher", "go-100m", "--teacher-option", f"path={checkpoint}", "--fasta", str(fasta),
-           "--out", str(out), "--min-length", "50"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc-per-node",
+        "2",
+        str(script),
+        "--teacher",
+        "go-100m",
+        "--teacher-option",
+        f"path={checkpoint}",
+        "--fasta",
+        str(fasta),
+        "--out",
+        str(out),
+        "--min-length",
+        "50",
+    ]
     start = time.monotonic()
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     elapsed = time.monotonic() - start
@@ -819,9 +924,13 @@ def test_teacher_gives_logits_and_trains(tmp_path, checkpoint):
 
 # ---------------------------------------------------------------------------- vamb taxometer, end to end
 @pytest.mark.slow
-@pytest.mark.parametrize("device", [
-    "cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")),
-])
+@pytest.mark.parametrize(
+    "device",
+    [
+        "cpu",
+        pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")),
+    ],
+)
 def test_vamb_taxometer_with_a_local_checkpoint(tiny_data, tmp_path, checkpoint, device):
     """`vamb taxometer --teacher genomeocean-100m --teacher-option path=DIR`: the tiny checkpoint
     goes through the same loading, windowing and cache code as a real one; a second run finds
@@ -831,9 +940,19 @@ def test_vamb_taxometer_with_a_local_checkpoint(tiny_data, tmp_path, checkpoint,
     cache = tmp_path / "cache"
 
     def run(out):
-        return taxometer(tiny_data, out, "--teacher", "genomeocean-100m", "--teacher-option", f"path={checkpoint}",
-                         "--teacher-option", "hidden=16", "--teacher-cache", str(cache),
-                         *(["--cuda"] if device == "cuda" else []))
+        return taxometer(
+            tiny_data,
+            out,
+            "--teacher",
+            "genomeocean-100m",
+            "--teacher-option",
+            f"path={checkpoint}",
+            "--teacher-option",
+            "hidden=16",
+            "--teacher-cache",
+            str(cache),
+            *(["--cuda"] if device == "cuda" else []),
+        )
 
     first = run(tmp_path / "a")
     assert first.returncode == 0, first.stderr
@@ -845,7 +964,8 @@ def test_vamb_taxometer_with_a_local_checkpoint(tiny_data, tmp_path, checkpoint,
     assert list(cache.rglob("*.npz"))  # shards on disk
     second = run(tmp_path / "b")
     assert second.returncode == 0, second.stderr
-    assert re.search(r"all \d+ distinct contigs found in the embedding cache",
-                     (tmp_path / "b" / "log.txt").read_text())
+    assert re.search(r"all \d+ distinct contigs found in the embedding cache", (tmp_path / "b" / "log.txt").read_text())
     if device == "cpu":  # same seed, same cached vectors: the same labels
-        assert (tmp_path / "b" / "results_taxometer.tsv").read_text() == (tmp_path / "a" / "results_taxometer.tsv").read_text()
+        assert (tmp_path / "b" / "results_taxometer.tsv").read_text() == (
+            tmp_path / "a" / "results_taxometer.tsv"
+        ).read_text()

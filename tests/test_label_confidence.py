@@ -5,13 +5,12 @@ import math
 import numpy as np
 import pytest
 import torch
-
 import vamb
-from taxometer_kd.training.label_space import LabelSpace, add_abstain_leaves, apply_confidence
-from taxometer_kd.training.losses import RowWeightedLoss
-
 from conftest import run_cmd
 from test_e2e import EPOCHS
+
+from taxometer_kd.training.label_space import LabelSpace, add_abstain_leaves, apply_confidence
+from taxometer_kd.training.losses import RowWeightedLoss
 
 # root(0) -> G(1) -> {s1(2), s2(3)}; root -> H(4) -> s3(5)
 NODES = ["root", "G", "s1", "s2", "H", "s3"]
@@ -81,9 +80,24 @@ def _write_confidence(path, data, value_of):
 
 
 def _run(data, out, *extra):
-    proc = run_cmd(["vamb", "taxometer", "--outdir", str(out), "--fasta", str(data["fasta"]),
-                    "--abundance_tsv", str(data["abundance"]), "--taxonomy", str(data["taxonomy"]),
-                    *EPOCHS, "--teacher", "default", *extra])
+    proc = run_cmd(
+        [
+            "vamb",
+            "taxometer",
+            "--outdir",
+            str(out),
+            "--fasta",
+            str(data["fasta"]),
+            "--abundance_tsv",
+            str(data["abundance"]),
+            "--taxonomy",
+            str(data["taxonomy"]),
+            *EPOCHS,
+            "--teacher",
+            "default",
+            *extra,
+        ]
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return (out / "results_taxometer.tsv").read_text()
 
@@ -122,12 +136,41 @@ def test_unconfident_labels_of_a_novel_species_leave_it_unlabelled(tiny_data, tm
 def test_confidence_file_errors_are_one_line(tiny_data, tmp_path):
     bad = tmp_path / "c.tsv"
     bad.write_text("contigs\tconfidence\nS0C1\t1.7\n")
-    proc = run_cmd(["vamb", "taxometer", "--outdir", str(tmp_path / "o"), "--fasta", str(tiny_data["fasta"]),
-                    "--abundance_tsv", str(tiny_data["abundance"]), "--taxonomy", str(tiny_data["taxonomy"]),
-                    *EPOCHS, "--teacher", "default", "--label-confidence", str(bad)])
+    proc = run_cmd(
+        [
+            "vamb",
+            "taxometer",
+            "--outdir",
+            str(tmp_path / "o"),
+            "--fasta",
+            str(tiny_data["fasta"]),
+            "--abundance_tsv",
+            str(tiny_data["abundance"]),
+            "--taxonomy",
+            str(tiny_data["taxonomy"]),
+            *EPOCHS,
+            "--teacher",
+            "default",
+            "--label-confidence",
+            str(bad),
+        ]
+    )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert f"{bad}, line 2: confidence 1.7 is outside [0, 1]" in proc.stderr
-    proc = run_cmd(["vamb", "taxometer", "--outdir", str(tmp_path / "o2"), "--fasta", str(tiny_data["fasta"]),
-                    "--abundance_tsv", str(tiny_data["abundance"]), "--taxonomy", str(tiny_data["taxonomy"]),
-                    "--label-confidence", str(bad)])
+    proc = run_cmd(
+        [
+            "vamb",
+            "taxometer",
+            "--outdir",
+            str(tmp_path / "o2"),
+            "--fasta",
+            str(tiny_data["fasta"]),
+            "--abundance_tsv",
+            str(tiny_data["abundance"]),
+            "--taxonomy",
+            str(tiny_data["taxonomy"]),
+            "--label-confidence",
+            str(bad),
+        ]
+    )
     assert proc.returncode == 2 and "--label-confidence applies only together with --teacher NAME" in proc.stderr

@@ -26,7 +26,9 @@ def taxdump_for(lineages, directory: Path) -> dict[str, int]:
     under every species. Returns {lineage prefix or '<species> strain': taxid}."""
     nodes = [(1, 1, "no rank", "root"), (2, 1, "no rank", "cellular organisms")]
     taxid: dict[str, int] = {}
-    prefixes = sorted({";".join(lin.split(";")[: i + 1]) for lin in lineages if lin for i in range(len(lin.split(";")))})
+    prefixes = sorted(
+        {";".join(lin.split(";")[: i + 1]) for lin in lineages if lin for i in range(len(lin.split(";")))}
+    )
     for prefix in prefixes:  # parents sort before their children
         *up, last = prefix.split(";")
         level = len(up)
@@ -62,8 +64,22 @@ def test_taxid_table_through_the_cli_and_stock_vamb_taxometer(tiny_data, tmp_pat
             table.append((contig, taxid[lineage]))
     (tmp_path / "table.tsv").write_text(tsv(("contig", "taxid"), *table[::-1]))  # any order in, FASTA order out
     # the command in-process (its error path runs as a subprocess below)
-    assert main(["labels", "taxid", str(tmp_path / "table.tsv"), "--fasta", str(tiny_data["fasta"]),
-                 "--taxdump", str(tmp_path / "taxdump"), "-o", str(tmp_path / "labels.tsv")]) == 0
+    assert (
+        main(
+            [
+                "labels",
+                "taxid",
+                str(tmp_path / "table.tsv"),
+                "--fasta",
+                str(tiny_data["fasta"]),
+                "--taxdump",
+                str(tmp_path / "taxdump"),
+                "-o",
+                str(tmp_path / "labels.tsv"),
+            ]
+        )
+        == 0
+    )
     assert f"labels.tsv: {len(rows)} contigs (species " in capsys.readouterr().out
     # the synthetic generator's own taxonomy file, byte for byte
     assert (tmp_path / "labels.tsv").read_text() == tiny_data["taxonomy"].read_text()
@@ -72,9 +88,25 @@ def test_taxid_table_through_the_cli_and_stock_vamb_taxometer(tiny_data, tmp_pat
     assert {conf[r[0]] for r in rows if not r[1]} == {0.0} and set(conf.values()) == {0.0, 0.5, 1.0}
 
     out = tmp_path / "vamb"
-    proc = run_cmd(["vamb", "taxometer", "--outdir", str(out), "--fasta", str(tiny_data["fasta"]),
-                    "--abundance_tsv", str(tiny_data["abundance"]), "--taxonomy", str(tmp_path / "labels.tsv"),
-                    "-pe", "1", "-pt", "64"], env={"TAXOMETER_KD_DISABLE": "1"})
+    proc = run_cmd(
+        [
+            "vamb",
+            "taxometer",
+            "--outdir",
+            str(out),
+            "--fasta",
+            str(tiny_data["fasta"]),
+            "--abundance_tsv",
+            str(tiny_data["abundance"]),
+            "--taxonomy",
+            str(tmp_path / "labels.tsv"),
+            "-pe",
+            "1",
+            "-pt",
+            "64",
+        ],
+        env={"TAXOMETER_KD_DISABLE": "1"},
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = (out / "results_taxometer.tsv").read_text().splitlines()
     assert results[0] == "contigs\tpredictions\tscores" and len(results) == len(rows) + 1
@@ -87,8 +119,20 @@ def test_errors_are_one_line_exit_2_and_write_nothing(tiny_data, tmp_path):
     (tmp_path / "taxdump" / "names.dmp").write_text("1\t|\troot\t|\t\t|\tscientific name\t|\n")
     (tmp_path / "bad.tsv").write_text(tsv(("contig", "taxid"), (first, 1), (first + "x", "one")))
     out = tmp_path / "labels.tsv"
-    proc = run_cmd(["taxometer-kd", "labels", "taxid", str(tmp_path / "bad.tsv"), "--taxdump", str(tmp_path / "taxdump"),
-                    "--fasta", str(tiny_data["fasta"]), "-o", str(out)])
+    proc = run_cmd(
+        [
+            "taxometer-kd",
+            "labels",
+            "taxid",
+            str(tmp_path / "bad.tsv"),
+            "--taxdump",
+            str(tmp_path / "taxdump"),
+            "--fasta",
+            str(tiny_data["fasta"]),
+            "-o",
+            str(out),
+        ]
+    )
     assert proc.returncode == 2
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, proc.stderr
@@ -111,13 +155,16 @@ def mock64_names():
         return [row[0] for row in csv.reader(fh, delimiter="\t")][1:]  # = the FASTA's names, in order
 
 
-@pytest.mark.parametrize("fmt, raw, expected", [
-    ("mmseqs2", MOCK64 / "labels" / "raw" / "mmseqs2_mm_lca.tsv.gz", "mmseqs2.tsv"),
-    ("centrifuge", MOCK64 / "labels" / "raw" / "centrifuge_cf.out.gz", "centrifuge.tsv"),
-    # the shared "raw" Kraken2 file is not Kraken2 --output but its calls in MMseqs2's
-    # _lca.tsv columns (count columns empty), so it is read as mmseqs2
-    ("mmseqs2", MOCK64 / "labels" / "raw" / "kraken2_k2_lca.tsv.gz", "kraken2.tsv"),
-])
+@pytest.mark.parametrize(
+    "fmt, raw, expected",
+    [
+        ("mmseqs2", MOCK64 / "labels" / "raw" / "mmseqs2_mm_lca.tsv.gz", "mmseqs2.tsv"),
+        ("centrifuge", MOCK64 / "labels" / "raw" / "centrifuge_cf.out.gz", "centrifuge.tsv"),
+        # the shared "raw" Kraken2 file is not Kraken2 --output but its calls in MMseqs2's
+        # _lca.tsv columns (count columns empty), so it is read as mmseqs2
+        ("mmseqs2", MOCK64 / "labels" / "raw" / "kraken2_k2_lca.tsv.gz", "kraken2.tsv"),
+    ],
+)
 def test_mock64_raw_outputs_reproduce_the_shared_labels(mock64_names, tmp_path, fmt, raw, expected):
     conv = convert(fmt, raw, "unused.fna", SHARED / "taxdump", identifiers=mock64_names)
     assert conv.taxonomy_text() == (MOCK64 / "labels" / expected).read_text()  # every line identical
@@ -142,7 +189,10 @@ def test_mock64_kraken2_output_reproduces_the_shared_labels(mock64_names, tmp_pa
     wanted = {line.split("\t")[1] for line in head}
     names = [n for n in mock64_names if n in wanted]
     conv = convert("kraken2", tmp_path / "k2.out", "unused.fna", SHARED / "taxdump", identifiers=names)
-    expected = [line for line in (MOCK64 / "labels" / "kraken2.tsv").read_text().splitlines()[1:]
-                if line.split("\t")[0] in wanted]
+    expected = [
+        line
+        for line in (MOCK64 / "labels" / "kraken2.tsv").read_text().splitlines()[1:]
+        if line.split("\t")[0] in wanted
+    ]
     assert conv.taxonomy_text().splitlines()[1:] == expected
     assert all(v is not None and 0 <= v <= 1 for v in conv.confidence)

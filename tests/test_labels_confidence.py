@@ -21,15 +21,18 @@ def test_values_in_the_given_order_missing_is_nan(tmp_path, gz):
     assert np.isnan(values[2])  # not in the file: unknown
 
 
-@pytest.mark.parametrize("body, line, match", [
-    ([("a", "1.5")], 2, "confidence 1.5 is outside"),
-    ([("a", "-0.1")], 2, "confidence -0.1 is outside"),
-    ([("a", "nan")], 2, "confidence nan is outside"),
-    ([("a", "0.5"), ("b", "high")], 3, "confidence 'high' is not a number"),
-    ([("a", "0.5"), ("a", "0.5")], 3, r"contig 'a' appears again \(first on line 2\)"),
-    ([("zz", "0.5")], 2, "contig 'zz' is not among the run's contigs"),
-    ([("a", "0.5", "x")], 2, "expected 2 tab-separated columns"),
-])
+@pytest.mark.parametrize(
+    "body, line, match",
+    [
+        ([("a", "1.5")], 2, "confidence 1.5 is outside"),
+        ([("a", "-0.1")], 2, "confidence -0.1 is outside"),
+        ([("a", "nan")], 2, "confidence nan is outside"),
+        ([("a", "0.5"), ("b", "high")], 3, "confidence 'high' is not a number"),
+        ([("a", "0.5"), ("a", "0.5")], 3, r"contig 'a' appears again \(first on line 2\)"),
+        ([("zz", "0.5")], 2, "contig 'zz' is not among the run's contigs"),
+        ([("a", "0.5", "x")], 2, "expected 2 tab-separated columns"),
+    ],
+)
 def test_bad_values_name_file_and_line(tmp_path, body, line, match):
     path = write_text(tmp_path / "c.tsv", tsv(HEADER, *body))
     with pytest.raises(KDError, match=match) as info:

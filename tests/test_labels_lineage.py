@@ -15,7 +15,12 @@ def names_of(nodes):
 
 def test_parse_lineage_text_forms():
     mm = "-_cellular organisms;d_Bacteria;k_Pseudomonadati;p_Bacillota;-_clade;c_Bacilli;s_Bacillus subtilis;-_strain 168"
-    assert names_of(parse_lineage_text(mm)) == [(0, "Bacteria"), (1, "Bacillota"), (2, "Bacilli"), (6, "Bacillus subtilis")]
+    assert names_of(parse_lineage_text(mm)) == [
+        (0, "Bacteria"),
+        (1, "Bacillota"),
+        (2, "Bacilli"),
+        (6, "Bacillus subtilis"),
+    ]
     gtdb = "d__Bacteria;p__Bacillota;c__Bacilli;o__;f__;g__;s__"  # GTDB's empty ranks
     assert names_of(parse_lineage_text(gtdb)) == [(0, "Bacteria"), (1, "Bacillota"), (2, "Bacilli")]
     assert names_of(parse_lineage_text("d_d__Archaea; p_p__Halobacteriota")) == [(0, "Archaea"), (1, "Halobacteriota")]
@@ -71,8 +76,9 @@ def test_namer_same_name_same_parent_and_missing_domain():
     assert namer.format(k1) == "d_Bacteria;p_Twin (taxid 10)"
     assert namer.format(k2) == "d_Bacteria;p_Twin (taxid 11)"
     assert namer.format(k3) == "d_unclassified;p_unclassified;c_Orphan"
-    assert namer.format(k4) == ("d_Bacteria;p_unclassified Bacteria;c_unclassified Bacteria;"
-                                "o_unclassified Bacteria;f_Deep")
+    assert namer.format(k4) == (
+        "d_Bacteria;p_unclassified Bacteria;c_unclassified Bacteria;o_unclassified Bacteria;f_Deep"
+    )
     assert namer.format(()) == ""
 
 

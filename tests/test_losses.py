@@ -5,11 +5,10 @@ import math
 import numpy as np
 import pytest
 import torch
-
 import vamb
 from loguru import logger
-from taxometer_kd import registry
-from taxometer_kd import EmbeddingHeadTeacher, TeacherModel
+
+from taxometer_kd import EmbeddingHeadTeacher, TeacherModel, registry
 from taxometer_kd.training.data import TrainData, build_student
 from taxometer_kd.training.losses import distillation_step_losses
 from taxometer_kd.training.predict import predict_probabilities
@@ -57,7 +56,7 @@ def _toy_tree():
 
 def test_flat_softmax_hier_loss_hand_value():
     """Vamb's own hierarchical loss: -log P(label), P(internal) = sum of its leaves."""
-    nodes, parents = _toy_tree()
+    _nodes, parents = _toy_tree()
     tree = vamb.hloss_misc.Hierarchy(np.array(parents))
     loss_fn = vamb.taxvamb_encode.init_hier_loss("flat_softmax", tree).loss_fn
     logits = torch.tensor([[math.log(1.0), math.log(2.0), math.log(1.0)]])  # leaves a1 a2 b1 -> .25 .5 .25
@@ -68,7 +67,7 @@ def test_flat_softmax_hier_loss_hand_value():
 
 
 def _loss_fns():
-    nodes, parents = _toy_tree()
+    _nodes, parents = _toy_tree()
     tree = vamb.hloss_misc.Hierarchy(np.array(parents))
     return vamb.taxvamb_encode.init_hier_loss("flat_softmax", tree).loss_fn
 
@@ -187,7 +186,7 @@ def test_unlabelled_contigs_get_the_kd_signal():
 def test_row_weighted_loss_matches_vamb_and_weights_rows(name):
     from taxometer_kd.training.losses import RowWeightedLoss
 
-    nodes, parents = _toy_tree()
+    _nodes, parents = _toy_tree()
     tree = vamb.hloss_misc.Hierarchy(np.array(parents))
     vamb_loss = vamb.taxvamb_encode.init_hier_loss(name, tree)
     rows = RowWeightedLoss(name, tree)
@@ -201,18 +200,22 @@ def test_row_weighted_loss_matches_vamb_and_weights_rows(name):
     w[0] = 3
     tripled = torch.cat([logits[:1], logits[:1], logits])
     tripled_t = torch.cat([onehot[:1], onehot[:1], onehot])
-    assert rows(logits, onehot * w[:, None]).item() == pytest.approx(vamb_loss.loss_fn(tripled, tripled_t).item(), rel=1e-6)
+    assert rows(logits, onehot * w[:, None]).item() == pytest.approx(
+        vamb_loss.loss_fn(tripled, tripled_t).item(), rel=1e-6
+    )
     # a 0/1 mask selects rows
     mask = torch.tensor([1.0, 0, 1, 0, 1, 1])
     sel = mask.bool()
-    assert rows(logits, onehot, mask).item() == pytest.approx(vamb_loss.loss_fn(logits[sel], onehot[sel]).item(), rel=1e-6)
+    assert rows(logits, onehot, mask).item() == pytest.approx(
+        vamb_loss.loss_fn(logits[sel], onehot[sel]).item(), rel=1e-6
+    )
 
 
 @pytest.mark.parametrize("name", ["flat_softmax", "soft_margin"])
 def test_row_weighted_loss_over_stacked_heads_equals_one_call_per_head(name):
     from taxometer_kd.training.losses import RowWeightedLoss
 
-    nodes, parents = _toy_tree()
+    _nodes, parents = _toy_tree()
     tree = vamb.hloss_misc.Hierarchy(np.array(parents))
     n_labels = vamb.taxvamb_encode.init_hier_loss(name, tree).n_labels
     rows = RowWeightedLoss(name, tree)
@@ -225,15 +228,15 @@ def test_row_weighted_loss_over_stacked_heads_equals_one_call_per_head(name):
     assert stacked.shape == (3,)
     one_by_one = torch.stack([rows(logits[k], onehot, mask[k]) for k in range(3)])
     torch.testing.assert_close(stacked, one_by_one)
-    g1, = torch.autograd.grad(stacked.sum(), logits)
-    g2, = torch.autograd.grad(one_by_one.sum(), logits)
+    (g1,) = torch.autograd.grad(stacked.sum(), logits)
+    (g2,) = torch.autograd.grad(one_by_one.sum(), logits)
     torch.testing.assert_close(g1, g2)
     assert g1[0, 1].abs().sum() == 0  # a masked row gets no gradient
 
 
 def test_bfloat16_training_runs_forward_under_autocast_and_still_learns():
     torch.manual_seed(0)
-    student, teacher, data, leaf = _toy_problem()
+    student, teacher, data, _leaf = _toy_problem()
     seen = []
     original = teacher.forward
 
@@ -271,11 +274,21 @@ def test_prediction_keeps_every_row_in_order_and_logs_progress():
     lines: list = []
     sink = logger.add(lines.append, format="{message}")
     try:
-        probs = predict_probabilities(lambda idx: logits[idx], lambda z: torch.softmax(z, 1), 10, 4,
-                                      torch.device("cpu"), "teacher", progress_every=0)
+        probs = predict_probabilities(
+            lambda idx: logits[idx],
+            lambda z: torch.softmax(z, 1),
+            10,
+            4,
+            torch.device("cpu"),
+            "teacher",
+            progress_every=0,
+        )
         predict_probabilities(lambda idx: logits[idx], lambda z: z, 10, 4, torch.device("cpu"), "quiet")
     finally:
         logger.remove(sink)
     assert np.allclose(probs, torch.softmax(logits, 1).numpy(), atol=1e-6)
     # after each batch but the last; the default 30 s interval says nothing for a fast model
-    assert [str(m).strip().split(" (")[0] for m in lines] == ["teacher: predicted 4/10 contigs", "teacher: predicted 8/10 contigs"]
+    assert [str(m).strip().split(" (")[0] for m in lines] == [
+        "teacher: predicted 4/10 contigs",
+        "teacher: predicted 8/10 contigs",
+    ]

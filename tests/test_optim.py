@@ -26,12 +26,15 @@ def _train(net, opt, steps=30):
     return net
 
 
-@pytest.mark.parametrize("kwargs", [
-    dict(lr=1, decouple=True),  # how Vamb's Taxometer uses it
-    dict(lr=1, decouple=True, weight_decay=0.01),
-    dict(lr=0.5, weight_decay=0.01),
-    dict(lr=1, growth_rate=1.02),
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(lr=1, decouple=True),  # how Vamb's Taxometer uses it
+        dict(lr=1, decouple=True, weight_decay=0.01),
+        dict(lr=0.5, weight_decay=0.01),
+        dict(lr=1, growth_rate=1.02),
+    ],
+)
 def test_same_steps_as_dadaptation(kwargs, capsys):
     a, b = _net(), _net()
     ref = dadaptation.DAdaptAdam(a.parameters(), **kwargs)

@@ -7,23 +7,30 @@ import types
 from pathlib import Path
 
 import pytest
+from conftest import ROOT, run_cmd
+from test_e2e import check_results_file, fasta_names
 
 import taxometer_kd
 from taxometer_kd import PluginError, plugins, registry
 
-from conftest import ROOT, run_cmd
-from test_e2e import check_results_file, fasta_names
-
 
 def test_public_names_load_lazily_from_one_namespace():
     assert set(taxometer_kd.__all__) >= {
-        "hookimpl", "TeacherSpec", "TeacherOption", "TeacherContext", "TeacherModel", "TeacherOutput",
-        "CrossFitHeadTeacher", "EmbeddingHeadTeacher", "CachedFeatureBuilder", "KDError",
+        "hookimpl",
+        "TeacherSpec",
+        "TeacherOption",
+        "TeacherContext",
+        "TeacherModel",
+        "TeacherOutput",
+        "CrossFitHeadTeacher",
+        "EmbeddingHeadTeacher",
+        "CachedFeatureBuilder",
+        "KDError",
     }
     for name in taxometer_kd.__all__:
         assert getattr(taxometer_kd, name) is not None, name
     with pytest.raises(AttributeError):
-        taxometer_kd.no_such_name  # noqa: B018
+        taxometer_kd.no_such_name
     # importing the package itself imports nothing else (it is imported at every start-up)
     code = "import sys, taxometer_kd; print(sorted(m for m in sys.modules if m.startswith('taxometer_kd')))"
     out = run_cmd([str(Path(__import__("sys").executable)), "-c", code], env={"TAXOMETER_KD_DISABLE": "1"}, check=True)
@@ -100,7 +107,7 @@ def test_hook_wrappers_are_refused_naming_the_plugin():
             return (yield)
 
     plugins.register_plugin(Wrapping(), name="wrapping-plugin")
-    with pytest.raises(PluginError, match="'wrapping-plugin'.*hook wrapper"):
+    with pytest.raises(PluginError, match=r"'wrapping-plugin'.*hook wrapper"):
         registry.teachers()
 
 
@@ -130,9 +137,29 @@ def test_third_party_teacher_through_an_entry_point_runs(tiny_data, tmp_path):
     name = re.search(r'name="([a-z0-9-]+)"', readme_plugin_example()).group(1)
     assert f"{name} " in listing and "plugin: gc" in listing
     out = tmp_path / "o"
-    proc = run_cmd(["vamb", "taxometer", "--outdir", str(out), "--fasta", str(tiny_data["fasta"]),
-                    "--abundance_tsv", str(tiny_data["abundance"]), "--taxonomy", str(tiny_data["taxonomy"]),
-                    "-pe", "2", "-pt", "128", "-p", "1", "--teacher", name], env=env)
+    proc = run_cmd(
+        [
+            "vamb",
+            "taxometer",
+            "--outdir",
+            str(out),
+            "--fasta",
+            str(tiny_data["fasta"]),
+            "--abundance_tsv",
+            str(tiny_data["abundance"]),
+            "--taxonomy",
+            str(tiny_data["taxonomy"]),
+            "-pe",
+            "2",
+            "-pt",
+            "128",
+            "-p",
+            "1",
+            "--teacher",
+            name,
+        ],
+        env=env,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert f"Teacher: {name}" in (out / "log.txt").read_text()
     assert check_results_file(out / "results_teacher.tsv", fasta_names(tiny_data["fasta"])) >= 0

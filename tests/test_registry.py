@@ -5,11 +5,10 @@ import textwrap
 import warnings
 
 import pytest
+from conftest import run_cmd
 
 import taxometer_kd
 from taxometer_kd import PluginError, TeacherOption, TeacherSpec, UnknownNameError, hookspecs, plugins, registry
-
-from conftest import run_cmd
 
 
 def _spec(name, **kw):
@@ -29,7 +28,7 @@ class _Plugin:
     @taxometer_kd.hookimpl
     def register_distillation_losses(self, register):
         for name, aliases in self._losses:
-            register(name, lambda tau: (lambda s, t: s.sum()), aliases=aliases, description=name)
+            register(name, lambda tau: lambda s, t: s.sum(), aliases=aliases, description=name)
 
 
 def test_hookspecs_are_typed_and_documented():
@@ -98,7 +97,7 @@ def test_teacher_options_are_validated():
     spec = _spec("t", options=(TeacherOption("window", int, 5), TeacherOption("mode", str, "a", choices=("a", "b"))))
     assert spec.validate_options({}) == {"window": 5, "mode": "a"}
     assert spec.validate_options({"window": "7", "mode": "b"}) == {"window": 7, "mode": "b"}
-    with pytest.raises(ValueError, match="no option 'size'.*mode, window"):
+    with pytest.raises(ValueError, match=r"no option 'size'.*mode, window"):
         spec.validate_options({"size": "1"})
     with pytest.raises(ValueError, match="window='x' is invalid"):
         spec.validate_options({"window": "x"})

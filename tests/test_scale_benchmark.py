@@ -44,8 +44,9 @@ def test_catalogue_is_deterministic(tiny):
         assert (out / "a" / name).read_bytes() == (out / "b" / name).read_bytes(), name
     catalogue.make_catalogue(out / "c", 300, n_samples=3, seed=6, genome_kbp=(60, 120))
     assert (out / "a" / "contigs.fna").read_bytes() != (out / "c" / "contigs.fna").read_bytes()
-    assert {k: v for k, v in again.items() if "seconds" not in k and k != "peak_rss_mib"} == \
-        {k: v for k, v in info.items() if "seconds" not in k and k != "peak_rss_mib"}
+    assert {k: v for k, v in again.items() if "seconds" not in k and k != "peak_rss_mib"} == {
+        k: v for k, v in info.items() if "seconds" not in k and k != "peak_rss_mib"
+    }
     assert not list((out / "a").glob(".*"))  # no temporary file (genome store, .tmp) left
     assert catalogue.read_info(out / "a")["contigs"] == 300
 
@@ -147,14 +148,21 @@ _KD_LOG = """\
 """
 # (seconds after _T0, RSS MiB); the process runs from 0 to 34 s
 _KD_SAMPLES = [
-    (0.5, 50), (1.5, 300),                  # startup      0 - 2
-    (2.0, 310), (4.5, 400),                 # composition  2 - 5
-    (5.2, 390),                             # depths       5 - 6
-    (6.0, 410), (7.5, 405),                 # labels       6 - 8
-    (8.5, 500), (11.9, 650),                # teacher      8 - 12
-    (12.0, 600), (20.0, 900), (29.0, 950),  # training    12 - 30.5
-    (31.0, 700), (32.9, 980),               # prediction  30.5 - 33
-    (33.5, 960),                            # exit        33 - 34
+    (0.5, 50),
+    (1.5, 300),  # startup      0 - 2
+    (2.0, 310),
+    (4.5, 400),  # composition  2 - 5
+    (5.2, 390),  # depths       5 - 6
+    (6.0, 410),
+    (7.5, 405),  # labels       6 - 8
+    (8.5, 500),
+    (11.9, 650),  # teacher      8 - 12
+    (12.0, 600),
+    (20.0, 900),
+    (29.0, 950),  # training    12 - 30.5
+    (31.0, 700),
+    (32.9, 980),  # prediction  30.5 - 33
+    (33.5, 960),  # exit        33 - 34
 ]
 _STOCK_LOG = """\
 2026-01-01 12:00:01.000 | INFO    | Starting Vamb version 5.0.4
@@ -174,8 +182,13 @@ _STOCK_SAMPLES = [(1.0, 200), (2.5, 380), (3.5, 385), (5.0, 700), (9.0, 1000), (
 
 
 def _measured(samples, end):
-    return {"t_start": _T0, "t_end": _T0 + end, "wall_s": end, "ru_maxrss_mib": 990.0,
-            "samples": [(_T0 + t, float(r)) for t, r in samples]}
+    return {
+        "t_start": _T0,
+        "t_end": _T0 + end,
+        "wall_s": end,
+        "ru_maxrss_mib": 990.0,
+        "samples": [(_T0 + t, float(r)) for t, r in samples],
+    }
 
 
 def _same_stages(got, expected):
@@ -188,8 +201,14 @@ def _same_stages(got, expected):
 def test_stages_of_a_kd_run_from_log_and_samples():
     rec = scale.summarise("kd", _KD_LOG, _measured(_KD_SAMPLES, 34.0), epochs=3)
     expected = {  # stage: (seconds, peak MiB, samples), by hand from the log and the samples above
-        "startup": (2.0, 300, 2), "composition": (3.0, 400, 2), "depths": (1.0, 390, 1), "labels": (2.0, 410, 2),
-        "teacher": (4.0, 650, 2), "training": (18.5, 950, 3), "prediction": (2.5, 980, 2), "exit": (1.0, 960, 1),
+        "startup": (2.0, 300, 2),
+        "composition": (3.0, 400, 2),
+        "depths": (1.0, 390, 1),
+        "labels": (2.0, 410, 2),
+        "teacher": (4.0, 650, 2),
+        "training": (18.5, 950, 3),
+        "prediction": (2.5, 980, 2),
+        "exit": (1.0, 960, 1),
     }
     _same_stages(rec["stages"], expected)
     assert list(rec["stages"]) == list(scale.STAGES)
@@ -203,8 +222,13 @@ def test_stages_of_a_kd_run_from_log_and_samples():
 def test_stages_of_a_stock_run_and_a_stage_without_samples():
     rec = scale.summarise("stock", _STOCK_LOG, _measured(_STOCK_SAMPLES, 14.5), epochs=2)
     expected = {
-        "startup": (2.0, 200, 1), "composition": (1.0, 380, 1), "depths": (0.1, None, 0),  # 3.0 - 3.1: no sample
-        "labels": (0.9, 385, 1), "training": (7.5, 1000, 2), "prediction": (2.5, 1100, 1), "exit": (0.5, 1050, 1),
+        "startup": (2.0, 200, 1),
+        "composition": (1.0, 380, 1),
+        "depths": (0.1, None, 0),  # 3.0 - 3.1: no sample
+        "labels": (0.9, 385, 1),
+        "training": (7.5, 1000, 2),
+        "prediction": (2.5, 1100, 1),
+        "exit": (0.5, 1050, 1),
     }
     _same_stages(rec["stages"], expected)
     assert rec["epoch_times_s"] == pytest.approx([4.0, 3.0]) and rec["epoch_s"] == pytest.approx(3.0)
@@ -225,8 +249,10 @@ def test_rss_of_a_process_tree_is_sampled(tmp_path):
 
 def test_memory_shared_with_a_forked_child_counts_once(tmp_path):
     # like stock Vamb's DataLoader worker: a forked child sees its parent's 100 MiB
-    code = ("import os, time; x = b'x' * (100 << 20); pid = os.fork(); time.sleep(1.0); "
-            "os._exit(0) if pid == 0 else os.waitpid(pid, 0)")
+    code = (
+        "import os, time; x = b'x' * (100 << 20); pid = os.fork(); time.sleep(1.0); "
+        "os._exit(0) if pid == 0 else os.waitpid(pid, 0)"
+    )
     got = scale.run_sampled([sys.executable, "-c", code], {}, tmp_path / "out", tmp_path / "err", interval=0.05)
     both = [(r, r_sum) for (_, r), (r_sum, n) in zip(got["samples"], got["details"]) if n == 2]
     assert both, got["details"]
@@ -236,14 +262,31 @@ def test_memory_shared_with_a_forked_child_counts_once(tmp_path):
 
 def test_sizes():
     assert [scale.parse_size(s) for s in ("250k", "1M", "1.5M", "20000")] == [250_000, 1_000_000, 1_500_000, 20_000]
-    assert [scale.size_label(n) for n in (250_000, 1_000_000, 2_000_000, 1_500_000, 300)] == \
-        ["250k", "1M", "2M", "1500k", "300"]
+    assert [scale.size_label(n) for n in (250_000, 1_000_000, 2_000_000, 1_500_000, 300)] == [
+        "250k",
+        "1M",
+        "2M",
+        "1500k",
+        "300",
+    ]
 
 
 def test_dry_run_lists_and_writes_nothing(tmp_path):
     work, out = tmp_path / "work", tmp_path / "scale.json"
-    args = [sys.executable, "-m", "benchmarks.scale", "--sizes", "300,1k", "--samples", "3", "--work", str(work),
-            "--out", str(out), "--dry-run"]
+    args = [
+        sys.executable,
+        "-m",
+        "benchmarks.scale",
+        "--sizes",
+        "300,1k",
+        "--samples",
+        "3",
+        "--work",
+        str(work),
+        "--out",
+        str(out),
+        "--dry-run",
+    ]
     proc = run_cmd(args, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
     assert "300: catalogue" in proc.stdout and "1k: catalogue" in proc.stdout and "to make" in proc.stdout
@@ -257,7 +300,10 @@ def test_dry_run_lists_and_writes_nothing(tmp_path):
     # a finished run (an ok record with the same settings) is listed as done, and redone with --force
     class A:
         epochs, threads, samples, seed, data_seed = 2, 2, 3, 1, 1
-    out.write_text(json.dumps({"runs": {"300/kd": {"status": "ok", "label": "300", "config": scale.run_config(A, "kd")}}}))
+
+    out.write_text(
+        json.dumps({"runs": {"300/kd": {"status": "ok", "label": "300", "config": scale.run_config(A, "kd")}}})
+    )
     proc = run_cmd(args, cwd=ROOT)
     assert "kd: done" in proc.stdout and proc.stdout.count("to run") == 3
     assert run_cmd([*args, "--force"], cwd=ROOT).stdout.count("to run") == 4

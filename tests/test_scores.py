@@ -4,14 +4,19 @@ import io
 
 import numpy as np
 import pytest
+from conftest import run_cmd
+from test_e2e import EPOCHS, check_results_file, fasta_names
 
 from taxometer_kd.training.predict import format_calibrated_rows
 from taxometer_kd.training.scores import (
-    RankMap, ScoreCalibration, argmax_paths, choose_holdout, fit_calibration, label_paths, node_depths,
+    RankMap,
+    ScoreCalibration,
+    argmax_paths,
+    choose_holdout,
+    fit_calibration,
+    label_paths,
+    node_depths,
 )
-
-from conftest import run_cmd
-from test_e2e import EPOCHS, check_results_file, fasta_names
 
 # root(0) -> A(1) -> {a1(3), a2(4)}; root -> B(2) -> b1(5)
 NODES = np.array(["root", "A", "B", "a1", "a2", "b1"])
@@ -21,10 +26,12 @@ PARENTS = [-1, 0, 0, 1, 1, 2]
 def test_argmax_paths_and_label_paths_by_hand():
     depth = node_depths(PARENTS)
     assert depth.tolist() == [0, 1, 1, 2, 2, 2]
-    probs = np.array([
-        [1.0, 0.7, 0.3, 0.2, 0.5, 0.3],  # A (0.7), then its best child a2 (0.5)
-        [1.0, 0.4, 0.6, 0.3, 0.1, 0.6],  # B, then b1
-    ])
+    probs = np.array(
+        [
+            [1.0, 0.7, 0.3, 0.2, 0.5, 0.3],  # A (0.7), then its best child a2 (0.5)
+            [1.0, 0.4, 0.6, 0.3, 0.1, 0.6],  # B, then b1
+        ]
+    )
     nodes, scores = argmax_paths(probs, PARENTS, depth)
     assert nodes.tolist() == [[1, 4], [2, 5]]
     np.testing.assert_allclose(scores, [[0.7, 0.5], [0.6, 0.6]])
@@ -58,15 +65,31 @@ def test_calibration_fit_by_hand():
 
 
 def test_calibrated_scores_never_increase_down_a_path_and_cut_at_the_threshold():
-    cal = ScoreCalibration({1: RankMap(np.array([0.0, 1.0]), np.array([0.0, 0.5]), 0.5, 100),
-                            2: RankMap(np.array([0.0, 1.0]), np.array([0.0, 1.0]), 0.5, 100)})
+    cal = ScoreCalibration(
+        {
+            1: RankMap(np.array([0.0, 1.0]), np.array([0.0, 0.5]), 0.5, 100),
+            2: RankMap(np.array([0.0, 1.0]), np.array([0.0, 1.0]), 0.5, 100),
+        }
+    )
     out = cal.apply(np.array([[0.7, 0.6], [0.3, 0.2]]))
     np.testing.assert_allclose(out, [[0.7, 0.7], [0.3, 0.3]])  # depth 2 would be 1.0 and 0.4: capped
     fh = io.StringIO()
     probs = np.array([[1.0, 0.7, 0.3, 0.2, 0.6, 0.3], [1.0, 0.3, 0.7, 0.1, 0.2, 0.7]])
-    format_calibrated_rows(fh, probs, ["c1", "c2"], NODES, PARENTS, node_depths(PARENTS), 0.5,
-                           ScoreCalibration({1: RankMap(np.array([0.0, 1.0]), np.array([0.0, 1.0]), 1.0, 9),
-                                             2: RankMap(np.array([0.0, 1.0]), np.array([0.0, 0.5]), 1.0, 9)}))
+    format_calibrated_rows(
+        fh,
+        probs,
+        ["c1", "c2"],
+        NODES,
+        PARENTS,
+        node_depths(PARENTS),
+        0.5,
+        ScoreCalibration(
+            {
+                1: RankMap(np.array([0.0, 1.0]), np.array([0.0, 1.0]), 1.0, 9),
+                2: RankMap(np.array([0.0, 1.0]), np.array([0.0, 0.5]), 1.0, 9),
+            }
+        ),
+    )
     # c1: A 0.7, a2 0.6 -> 0.3 (cut); c2: B 0.7, b1 0.7 -> 0.35 (cut)
     assert fh.getvalue() == "c1\tA\t0.7\nc2\tB\t0.7\n"
 
@@ -100,10 +123,32 @@ def test_with_right_labels_the_scores_of_correct_contigs_rise_above_095(tmp_path
     runs = {}
     for name, share in (("raw", "0"), ("calibrated", "0.2")):
         out = tmp_path / name
-        proc = run_cmd(["vamb", "taxometer", "--outdir", str(out), "--fasta", str(data["fasta"]),
-                        "--abundance_tsv", str(data["abundance"]), "--taxonomy", str(perfect),
-                        "-pe", "20", "-pt", "64", "-p", "1", "--seed", "2", "--teacher", "default",
-                        "--calibration-holdout", share])
+        proc = run_cmd(
+            [
+                "vamb",
+                "taxometer",
+                "--outdir",
+                str(out),
+                "--fasta",
+                str(data["fasta"]),
+                "--abundance_tsv",
+                str(data["abundance"]),
+                "--taxonomy",
+                str(perfect),
+                "-pe",
+                "20",
+                "-pt",
+                "64",
+                "-p",
+                "1",
+                "--seed",
+                "2",
+                "--teacher",
+                "default",
+                "--calibration-holdout",
+                share,
+            ]
+        )
         assert proc.returncode == 0, proc.stderr[-3000:]
         check_results_file(out / "results_taxometer.tsv", fasta_names(data["fasta"]))
         lines = [line.split("\t") for line in (out / "results_taxometer.tsv").read_text().splitlines()[1:]]
@@ -116,7 +161,23 @@ def test_with_right_labels_the_scores_of_correct_contigs_rise_above_095(tmp_path
 
 
 def test_calibration_holdout_range(tiny_data, tmp_path):
-    proc = run_cmd(["vamb", "taxometer", "--outdir", str(tmp_path / "o"), "--fasta", str(tiny_data["fasta"]),
-                    "--abundance_tsv", str(tiny_data["abundance"]), "--taxonomy", str(tiny_data["taxonomy"]),
-                    *EPOCHS, "--teacher", "default", "--calibration-holdout", "0.9"])
+    proc = run_cmd(
+        [
+            "vamb",
+            "taxometer",
+            "--outdir",
+            str(tmp_path / "o"),
+            "--fasta",
+            str(tiny_data["fasta"]),
+            "--abundance_tsv",
+            str(tiny_data["abundance"]),
+            "--taxonomy",
+            str(tiny_data["taxonomy"]),
+            *EPOCHS,
+            "--teacher",
+            "default",
+            "--calibration-holdout",
+            "0.9",
+        ]
+    )
     assert proc.returncode == 2 and "--calibration-holdout must be between 0 and 0.5, not 0.9" in proc.stderr

@@ -2,17 +2,36 @@
 
 import json
 import sys
-from pathlib import Path
 
 from conftest import ROOT, run_cmd
 
 
 def test_training_speed_benchmark_runs(tmp_path):
     out = tmp_path / "speed.json"
-    proc = run_cmd([sys.executable, str(ROOT / "benchmarks" / "training_speed.py"), "--sizes", "3000",
-                    "--epochs", "2", "--species", "40", "--embedding-dim", "32", "--kmer-dim", "16",
-                    "--threads", "1", "--methods", "stock,kd-head,kd-crossfit,student",
-                    "--precision", "float32", "--out", str(out)])
+    proc = run_cmd(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "training_speed.py"),
+            "--sizes",
+            "3000",
+            "--epochs",
+            "2",
+            "--species",
+            "40",
+            "--embedding-dim",
+            "32",
+            "--kmer-dim",
+            "16",
+            "--threads",
+            "1",
+            "--methods",
+            "stock,kd-head,kd-crossfit,student",
+            "--precision",
+            "float32",
+            "--out",
+            str(out),
+        ]
+    )
     assert proc.returncode == 0, proc.stderr
     assert "ratio kd-head/stock" in proc.stdout and "ratio kd-crossfit/stock" in proc.stdout
     data = json.loads(out.read_text())
@@ -26,7 +45,15 @@ def test_training_speed_benchmark_runs(tmp_path):
 
 
 def test_training_speed_benchmark_refuses_unknown_method(tmp_path):
-    proc = run_cmd([sys.executable, str(ROOT / "benchmarks" / "training_speed.py"), "--methods", "stock,kd-fast",
-                    "--out", str(tmp_path / "x.json")])
+    proc = run_cmd(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "training_speed.py"),
+            "--methods",
+            "stock,kd-fast",
+            "--out",
+            str(tmp_path / "x.json"),
+        ]
+    )
     assert proc.returncode == 2 and "kd-fast" in proc.stderr
     assert not (tmp_path / "x.json").exists()

@@ -6,12 +6,13 @@ import re
 import subprocess
 import sys
 import time
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from taxometer_kd.synthetic import REFERENCE_STATUSES, RANK_PREFIXES, make_metagenome
+from taxometer_kd.synthetic import RANK_PREFIXES, REFERENCE_STATUSES, make_metagenome
 
 
 def _read_fasta(path: Path) -> tuple[list[str], list[str], list[list[str]]]:
@@ -50,14 +51,24 @@ def demo_table(demo) -> list[dict]:
     """One dict per contig joining truth.tsv and taxonomy.tsv."""
     _, truth = _read_tsv(demo["truth"])
     _, tax = _read_tsv(demo["taxonomy"])
-    return [dict(contig=t[0], genome=t[1], length=int(t[2]), status=t[3], true=t[4].split(";"),
-                 label=x[1].split(";") if x[1] else []) for t, x in zip(truth, tax)]
+    return [
+        dict(
+            contig=t[0],
+            genome=t[1],
+            length=int(t[2]),
+            status=t[3],
+            true=t[4].split(";"),
+            label=x[1].split(";") if x[1] else [],
+        )
+        for t, x in zip(truth, tax)
+    ]
 
 
 def test_files_parse_and_agree(tiny):
     assert set(tiny) == {"fasta", "abundance", "taxonomy", "truth"}
     assert sorted(p.name for p in tiny["fasta"].parent.iterdir()) == sorted(
-        ["contigs.fna", "abundance.tsv", "taxonomy.tsv", "truth.tsv"])  # no temp files left
+        ["contigs.fna", "abundance.tsv", "taxonomy.tsv", "truth.tsv"]
+    )  # no temp files left
     names, seqs, lines = _read_fasta(tiny["fasta"])
     assert 250 <= len(names) <= 330 and len(set(names)) == len(names)
     assert all(re.fullmatch(r"S[0-2]C[1-9][0-9]*", n) for n in names)
@@ -102,7 +113,7 @@ def test_lineage_names_unambiguous(demo):
             ranks = row[-1].split(";") if row[-1] else []
             for rank, name in enumerate(ranks):
                 assert rank_of.setdefault(name, rank) == rank, name
-            for parent, child in zip(ranks, ranks[1:]):
+            for parent, child in pairwise(ranks):
                 assert parent_of.setdefault(child, parent) == parent, child
 
 
@@ -200,14 +211,30 @@ def test_vamb_reads_files_and_tnf_carries_lineage(tiny):
 
 
 def test_cli_and_no_torch(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "taxometer_kd.synthetic", str(tmp_path / "cli"),
-                          "--size", "tiny", "--seed", "5", "--samples", "2"],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "taxometer_kd.synthetic",
+            str(tmp_path / "cli"),
+            "--size",
+            "tiny",
+            "--seed",
+            "5",
+            "--samples",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert "contigs.fna" in out.stdout and "tiny" in out.stdout
     assert _read_tsv(tmp_path / "cli" / "abundance.tsv")[0] == "contigname\tS0\tS1"
     probe = "import sys, taxometer_kd.synthetic; print('torch' in sys.modules)"
-    assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                          check=True).stdout.strip() == "False"
+    assert (
+        subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip()
+        == "False"
+    )
 
 
 def test_rejects_bad_arguments(tmp_path):

@@ -3,10 +3,9 @@
 import numpy as np
 import pytest
 import torch
-
 import vamb
-from taxometer_kd import registry
-from taxometer_kd import CrossFitHeadTeacher, EmbeddingHeadTeacher, TeacherContext, encode_dna
+
+from taxometer_kd import CrossFitHeadTeacher, EmbeddingHeadTeacher, TeacherContext, encode_dna, registry
 from taxometer_kd.io import InMemoryContigs
 from taxometer_kd.teachers.heads import GroupedMLP
 from taxometer_kd.training.data import TrainData
@@ -87,8 +86,9 @@ def _train(folds, flip_first, train_heads=None):
         data.targets[0] = 4 if data.targets[0] != 4 else 3
     torch.manual_seed(0)
     student = vamb.taxvamb_encode.VAMB2Label(2, len(nodes), nodes, parents, nhiddens=[8])
-    teacher = CrossFitHeadTeacher(feats, student.nlabels, hidden=(8,), folds=folds, seed=3, learning_rate=1e-2,
-                                  train_heads=train_heads)
+    teacher = CrossFitHeadTeacher(
+        feats, student.nlabels, hidden=(8,), folds=folds, seed=3, learning_rate=1e-2, train_heads=train_heads
+    )
     kd = registry.get_loss("kl").factory(4.0)
     train_jointly(student, teacher, data, kd, 0.3, nepochs=4, batchsize=32, seed=5)
     teacher.eval()
@@ -117,8 +117,7 @@ def test_grouped_mlp_slots_equal_the_members_outputs():
 def test_sampled_learners_are_other_heads_and_cover_them():
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
-    teacher = CrossFitHeadTeacher(rng.normal(size=(500, 3)).astype(np.float32), 4, hidden=(8,), folds=5,
-                                  train_heads=1)
+    teacher = CrossFitHeadTeacher(rng.normal(size=(500, 3)).astype(np.float32), 4, hidden=(8,), folds=5, train_heads=1)
     seen = torch.zeros(5, 5, dtype=torch.long)  # own fold x learner head
     calls = []
     real = teacher.heads.forward_slots
@@ -143,14 +142,33 @@ def test_bf16_feature_storage_trains_bit_for_bit_the_same(train_heads):
         nodes, parents, feats, data = _problem()
         torch.manual_seed(0)
         student = vamb.taxvamb_encode.VAMB2Label(2, len(nodes), nodes, parents, nhiddens=[8])
-        teacher = CrossFitHeadTeacher(feats, student.nlabels, hidden=(8,), folds=4, seed=3, learning_rate=1e-2,
-                                      feature_dtype=dtype, train_heads=train_heads)
-        hist = train_jointly(student, teacher, data, registry.get_loss("kl").factory(4.0), 0.3, nepochs=3,
-                             batchsize=32, seed=5, precision="bfloat16")
+        teacher = CrossFitHeadTeacher(
+            feats,
+            student.nlabels,
+            hidden=(8,),
+            folds=4,
+            seed=3,
+            learning_rate=1e-2,
+            feature_dtype=dtype,
+            train_heads=train_heads,
+        )
+        hist = train_jointly(
+            student,
+            teacher,
+            data,
+            registry.get_loss("kl").factory(4.0),
+            0.3,
+            nepochs=3,
+            batchsize=32,
+            seed=5,
+            precision="bfloat16",
+        )
         runs.append((hist, [p.detach().clone() for p in student.parameters()], teacher))
     (h32, p32, t32), (h16, p16, t16) = runs
     assert t16.frozen.matrix.dtype == torch.bfloat16 and t16.frozen.matrix.element_size() == 2
-    assert [(h["student_ce"], h["kd"], h["teacher_ce"]) for h in h32] == [(h["student_ce"], h["kd"], h["teacher_ce"]) for h in h16]
+    assert [(h["student_ce"], h["kd"], h["teacher_ce"]) for h in h32] == [
+        (h["student_ce"], h["kd"], h["teacher_ce"]) for h in h16
+    ]
     assert all(torch.equal(a, b) for a, b in zip(p32, p16))
     # outside autocast (final predictions) the bf16 rounding shows, a little
     t32.eval(), t16.eval()
@@ -162,12 +180,16 @@ def test_train_heads_range():
     feats = np.zeros((20, 2), dtype=np.float32)
     with pytest.raises(ValueError, match="between 1 and folds - 1 = 3"):
         CrossFitHeadTeacher(feats, 3, folds=4, train_heads=4)
+
+
 def test_cross_fit_teacher_learns_from_neighbours():
     nodes, parents, feats, data = _problem(n=400)
     torch.manual_seed(0)
     student = vamb.taxvamb_encode.VAMB2Label(2, len(nodes), nodes, parents, nhiddens=[8])
     teacher = CrossFitHeadTeacher(feats, student.nlabels, hidden=(16,), folds=5, learning_rate=1e-2)
-    hist = train_jointly(student, teacher, data, registry.get_loss("kl").factory(4.0), 0.3, nepochs=20, batchsize=64, seed=1)
+    hist = train_jointly(
+        student, teacher, data, registry.get_loss("kl").factory(4.0), 0.3, nepochs=20, batchsize=64, seed=1
+    )
     assert hist[-1]["teacher_ce"] < 0.3 * hist[0]["teacher_ce"]
     teacher.eval()
     pred = teacher.predict(torch.arange(400)).argmax(1).numpy()  # leaves: a1, a2, b1
@@ -177,7 +199,10 @@ def test_cross_fit_teacher_learns_from_neighbours():
 
 def _ctx(seqs, n_outputs=3, **options):
     return TeacherContext(
-        contigs=InMemoryContigs(seqs), n_outputs=n_outputs, options=options, device=torch.device("cpu"),
+        contigs=InMemoryContigs(seqs),
+        n_outputs=n_outputs,
+        options=options,
+        device=torch.device("cpu"),
         abundance=np.random.default_rng(1).lognormal(0, 1, (len(seqs), 3)).astype(np.float32),
     )
 
@@ -220,8 +245,11 @@ def test_gene_features_follow_the_genes():
     orfs = []
     for _ in range(3):
         orfs.append("ATG" + "".join(rng.choice(used, 400)) + "TAA")
-    spacer = lambda: "".join(rng.choice(list("ACGT"), 150))  # noqa: E731
-    seq = ("AGGAGG".join([spacer()] + orfs) + spacer()).encode()
+
+    def spacer() -> str:
+        return "".join(rng.choice(list("ACGT"), 150))
+
+    seq = ("AGGAGG".join([spacer(), *orfs]) + spacer()).encode()
     f = gene_features(seq, pyrodigal.GeneFinder(meta=True))
     codon_part, aa_part, extra = f[: len(SENSE)], f[len(SENSE) : len(SENSE) + len(AMINO)], f[-2:]
     assert extra[0] > 0.5  # genes per kb
@@ -282,7 +310,7 @@ def test_head_teachers_see_standardised_rows_and_return_raw_embeddings():
         np.testing.assert_array_equal(teacher.embeddings(), raw)
         seen = []
         first = teacher.heads if cls is CrossFitHeadTeacher else teacher.head
-        first.register_forward_pre_hook(lambda m, args: seen.append(args[0].clone()))
+        first.register_forward_pre_hook(lambda m, args, seen=seen: seen.append(args[0].clone()))
         teacher.eval()
         teacher(torch.arange(50))
         x = seen[0]

@@ -1,13 +1,9 @@
 """The flags on the stock `vamb taxometer` command, and nothing else touched."""
 
-import filecmp
 import os
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-
 from conftest import BIN, run_cmd
 
 KD_FLAGS = ["--teacher", "--alpha A", "--temperature", "--teacher-option", "--teacher-cache", "Knowledge distillation"]
@@ -31,8 +27,10 @@ def test_other_subcommands_untouched(sub):
 def test_environment_variable_switches_it_off():
     out = run_cmd(["vamb", "taxometer", "--help"], env={"TAXOMETER_KD_DISABLE": "1"}).stdout
     assert "--teacher" not in out and "--outdir" in out
-    proc = run_cmd([str(BIN / "python"), "-c", "import sys; print('taxometer_kd' in sys.modules)"],
-                   env={"TAXOMETER_KD_DISABLE": "1"})
+    proc = run_cmd(
+        [str(BIN / "python"), "-c", "import sys; print('taxometer_kd' in sys.modules)"],
+        env={"TAXOMETER_KD_DISABLE": "1"},
+    )
     assert proc.stdout.strip() == "False"
 
 
@@ -70,8 +68,10 @@ def test_hook_is_not_part_of_vamb():
     assert not any(f.endswith(".pth") for f in vamb_files)
 
 
-@pytest.mark.skipif(os.environ.get("TAXOMETER_KD_TEST_REINSTALL") != "1",
-                    reason="set TAXOMETER_KD_TEST_REINSTALL=1 to reinstall vamb in this venv (CI does)")
+@pytest.mark.skipif(
+    os.environ.get("TAXOMETER_KD_TEST_REINSTALL") != "1",
+    reason="set TAXOMETER_KD_TEST_REINSTALL=1 to reinstall vamb in this venv (CI does)",
+)
 def test_survives_vamb_force_reinstall():
     pip = [str(BIN / "python"), "-m", "pip", "install", "-q", "--force-reinstall", "--no-deps", "vamb==5.0.4"]
     proc = subprocess.run(pip, capture_output=True, text=True, timeout=600)
@@ -87,9 +87,28 @@ def _run_taxometer(data, outdir, *extra, disable=False, seed=7):
         " from vamb.__main__ import main; main()"
     )
     args = [
-        str(BIN / "python"), "-c", code, str(seed), "taxometer", "--outdir", str(outdir),
-        "--fasta", str(data["fasta"]), "--abundance_tsv", str(data["abundance"]),
-        "--taxonomy", str(data["taxonomy"]), "-pe", "3", "-pt", "64", "-p", "1", "--seed", "1", *extra,
+        str(BIN / "python"),
+        "-c",
+        code,
+        str(seed),
+        "taxometer",
+        "--outdir",
+        str(outdir),
+        "--fasta",
+        str(data["fasta"]),
+        "--abundance_tsv",
+        str(data["abundance"]),
+        "--taxonomy",
+        str(data["taxonomy"]),
+        "-pe",
+        "3",
+        "-pt",
+        "64",
+        "-p",
+        "1",
+        "--seed",
+        "1",
+        *extra,
     ]
     return run_cmd(args, env={"TAXOMETER_KD_DISABLE": "1"} if disable else None)
 

@@ -45,7 +45,9 @@ class PackedDNA(nn.Module):
         ar = torch.arange(width, device=indices.device)
         pos = starts.unsqueeze(1) + ar.unsqueeze(0)
         valid = pos < lengths.unsqueeze(1)
-        flat = torch.where(valid, self.offsets[indices].unsqueeze(1) + pos, torch.full_like(pos, self.codes.numel() - 1))
+        flat = torch.where(
+            valid, self.offsets[indices].unsqueeze(1) + pos, torch.full_like(pos, self.codes.numel() - 1)
+        )
         codes = self.codes[flat]
         rc = self.complement[codes.long()].flip(1)  # always computed: no host sync on a GPU
         codes = torch.where(reverse.unsqueeze(1), rc, codes)

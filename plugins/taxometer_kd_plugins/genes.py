@@ -115,20 +115,32 @@ def build(ctx: TeacherContext) -> CrossFitHeadTeacher:
     feats = gene_profiles(ctx.contigs, int(o["max-bp"]), ctx.n_threads)
     logger.info(f"\tgene features of {len(feats)} contigs in {time.time() - t0:.1f} s")
     return CrossFitHeadTeacher(
-        feats, ctx.n_outputs, hidden=o["hidden"], folds=int(o["folds"]), seed=ctx.seed, learning_rate=float(o["lr"]),
+        feats,
+        ctx.n_outputs,
+        hidden=o["hidden"],
+        folds=int(o["folds"]),
+        seed=ctx.seed,
+        learning_rate=float(o["lr"]),
         feature_dtype=ctx.feature_dtype,
         train_heads=min(int(o["train-heads"]), max(int(o["folds"]) - 1, 1)),
     )
 
 
 OPTIONS = (
-    TeacherOption("max-bp", int, 3000, "bp from the middle of each contig given to gene prediction (0: all)",
-                  low=0),
-    TeacherOption("hidden", parse_widths, (256,), "hidden layer widths, comma separated (0: linear)",
-                  low=1, high=16384),
+    TeacherOption("max-bp", int, 3000, "bp from the middle of each contig given to gene prediction (0: all)", low=0),
+    TeacherOption(
+        "hidden", parse_widths, (256,), "hidden layer widths, comma separated (0: linear)", low=1, high=16384
+    ),
     TeacherOption("folds", int, 5, "cross-fitting folds (1: one head trained on all labels)", low=1, high=100),
-    TeacherOption("train-heads", int, 1, "heads a contig trains at each step, drawn among the folds-1 that may "
-                  "learn from it (folds-1: every one, the slower form of taxometer-kd 0.1)", low=1, high=99),
+    TeacherOption(
+        "train-heads",
+        int,
+        1,
+        "heads a contig trains at each step, drawn among the folds-1 that may "
+        "learn from it (folds-1: every one, the slower form of taxometer-kd 0.1)",
+        low=1,
+        high=99,
+    ),
     TeacherOption("lr", float, 1e-3, "Adam learning rate of the head", low=0, high=1, low_open=True),
 )
 

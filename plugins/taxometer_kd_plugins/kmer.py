@@ -18,7 +18,14 @@ import numpy as np
 from loguru import logger
 
 from taxometer_kd import (
-    CrossFitHeadTeacher, TeacherContext, TeacherOption, TeacherSpec, encode_dna, hookimpl, parse_bool, parse_widths,
+    CrossFitHeadTeacher,
+    TeacherContext,
+    TeacherOption,
+    TeacherSpec,
+    encode_dna,
+    hookimpl,
+    parse_bool,
+    parse_widths,
 )
 
 
@@ -49,7 +56,9 @@ def kmer_counts(seq: bytes, k: int, canon: np.ndarray, n_canon: int) -> np.ndarr
     return np.bincount(canon[idx], minlength=n_canon).astype(np.float64)
 
 
-def kmer_profiles(contigs, k: int, pseudocount: float = 0.5, log_every: float = 10.0, extra_columns: int = 0) -> np.ndarray:
+def kmer_profiles(
+    contigs, k: int, pseudocount: float = 0.5, log_every: float = 10.0, extra_columns: int = 0
+) -> np.ndarray:
     """Centred log-ratio transformed canonical k-mer frequencies, one row per contig.
 
     ``contigs`` yields ``(row, DNA)`` (:class:`taxometer_kd.teachers.base.Contigs`), in one
@@ -92,8 +101,10 @@ def build(ctx: TeacherContext) -> CrossFitHeadTeacher:
     coverage = abundance_features(ctx) if o["abundance"] else np.zeros((ctx.n_contigs, 0), dtype=np.float32)
     feats = kmer_profiles(ctx.contigs, k, extra_columns=coverage.shape[1])
     feats[:, feats.shape[1] - coverage.shape[1] :] = coverage
-    logger.info(f"\t{k}-mer profiles ({feats.shape[1] - coverage.shape[1]} canonical k-mers) of {len(feats)} contigs "
-                f"in {time.time() - t0:.1f} s")
+    logger.info(
+        f"\t{k}-mer profiles ({feats.shape[1] - coverage.shape[1]} canonical k-mers) of {len(feats)} contigs "
+        f"in {time.time() - t0:.1f} s"
+    )
     return CrossFitHeadTeacher(
         feats,
         ctx.n_outputs,
@@ -109,11 +120,19 @@ def build(ctx: TeacherContext) -> CrossFitHeadTeacher:
 
 OPTIONS = (
     TeacherOption("k", int, 4, "k-mer length", choices=(3, 4, 5, 6, 7)),
-    TeacherOption("hidden", parse_widths, (256,), "hidden layer widths, comma separated (0: linear)",
-                  low=1, high=16384),
+    TeacherOption(
+        "hidden", parse_widths, (256,), "hidden layer widths, comma separated (0: linear)", low=1, high=16384
+    ),
     TeacherOption("folds", int, 10, "cross-fitting folds (1: one head trained on all labels)", low=1, high=100),
-    TeacherOption("train-heads", int, 1, "heads a contig trains at each step, drawn among the folds-1 that may "
-                  "learn from it (folds-1: every one, the slower form of taxometer-kd 0.1)", low=1, high=99),
+    TeacherOption(
+        "train-heads",
+        int,
+        1,
+        "heads a contig trains at each step, drawn among the folds-1 that may "
+        "learn from it (folds-1: every one, the slower form of taxometer-kd 0.1)",
+        low=1,
+        high=99,
+    ),
     TeacherOption("dropout", float, 0.2, "dropout in the head", low=0, high=1, high_open=True),
     TeacherOption("lr", float, 1e-3, "Adam learning rate of the head", low=0, high=1, low_open=True),
     TeacherOption("abundance", parse_bool, True, "also give the head the contigs' coverage"),

@@ -37,18 +37,30 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("format", choices=FORMAT_NAMES, metavar="FORMAT", help=f"one of: {', '.join(FORMAT_NAMES)}")
     p.add_argument("raw", type=Path, metavar="RAW", help="the labeller's output file")
     p.add_argument("--fasta", type=Path, required=True, metavar="CONTIGS", help="the contigs the labeller was run on")
-    p.add_argument("--taxdump", type=Path, metavar="DIR",
-                   help="NCBI-style taxdump (nodes.dmp, names.dmp[, merged.dmp]) of the labeller's database")
+    p.add_argument(
+        "--taxdump",
+        type=Path,
+        metavar="DIR",
+        help="NCBI-style taxdump (nodes.dmp, names.dmp[, merged.dmp]) of the labeller's database",
+    )
     p.add_argument("-o", "--output", type=Path, required=True, metavar="LABELS", help="Vamb taxonomy file to write")
-    p.add_argument("--confidence-out", type=Path, metavar="PATH",
-                   help="confidence file to write (default: LABELS with .confidence.tsv in place of its suffix)")
+    p.add_argument(
+        "--confidence-out",
+        type=Path,
+        metavar="PATH",
+        help="confidence file to write (default: LABELS with .confidence.tsv in place of its suffix)",
+    )
     p.set_defaults(func=run)
     return p
 
 
 def default_confidence_path(labels: Path) -> Path:
     """``labels.tsv`` -> ``labels.confidence.tsv`` (beside it)."""
-    return labels.with_name(labels.stem + ".confidence.tsv") if labels.suffix else labels.with_name(labels.name + ".confidence.tsv")
+    return (
+        labels.with_name(labels.stem + ".confidence.tsv")
+        if labels.suffix
+        else labels.with_name(labels.name + ".confidence.tsv")
+    )
 
 
 def run(args: argparse.Namespace) -> int:

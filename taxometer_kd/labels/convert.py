@@ -21,7 +21,6 @@ from collections import Counter
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
 
 from taxometer_kd.errors import KDError
 from taxometer_kd.io import atomic_write_text, iter_fasta
@@ -41,7 +40,7 @@ class Conversion:
 
     contigs: list[str]
     lineages: list[str]
-    confidence: list[Optional[float]]
+    confidence: list[float | None]
     counts: Counter = field(default_factory=Counter)  # deepest rank name (or "unclassified") -> contigs
 
     def taxonomy_text(self) -> str:
@@ -70,8 +69,8 @@ def convert(
     fmt: str,
     raw: Path | str,
     fasta: Path | str,
-    taxdump: Optional[Path | str] = None,
-    identifiers: Optional[list[str]] = None,
+    taxdump: Path | str | None = None,
+    identifiers: list[str] | None = None,
 ) -> Conversion:
     """Convert ``raw`` (a file in format ``fmt``) for the contigs of ``fasta``.
 
@@ -82,13 +81,15 @@ def convert(
         raise KDError(f"unknown label format {fmt!r}; known: {', '.join(FORMATS)}")
     raw = Path(raw)
     if spec.needs_taxdump and taxdump is None:
-        raise KDError(f"the {fmt} format holds taxids only: give the taxdump its database was built with (--taxdump DIR)")
+        raise KDError(
+            f"the {fmt} format holds taxids only: give the taxdump its database was built with (--taxdump DIR)"
+        )
     tax = Taxdump(taxdump) if taxdump is not None else None
     records = list(spec.parse(raw, tax))  # a malformed line is reported before the FASTA is read
     names = identifiers if identifiers is not None else fasta_identifiers(fasta)
     row = {name: i for i, name in enumerate(names)}
     paths: list[tuple[Hashable, ...]] = [()] * len(names)
-    confidence: list[Optional[float]] = [0.0] * len(names)
+    confidence: list[float | None] = [0.0] * len(names)
     first_line: dict[str, int] = {}
     namer = LineageNamer()
     for record in records:
@@ -106,7 +107,7 @@ def convert(
     return Conversion(list(names), lineages, confidence, counts)
 
 
-def _nodes(record: Record, tax: Optional[Taxdump], loc: str) -> tuple[Node, ...]:
+def _nodes(record: Record, tax: Taxdump | None, loc: str) -> tuple[Node, ...]:
     """The canonical nodes of a record's call: by taxid from the taxdump, else from its text."""
     if tax is not None and record.taxid:
         try:
@@ -116,12 +117,14 @@ def _nodes(record: Record, tax: Optional[Taxdump], loc: str) -> tuple[Node, ...]
     if record.text is not None:
         return record.text
     if record.taxid:
-        raise KDError(f"{loc}: this line has a taxid but no lineage text (MMseqs2 --tax-lineage 1, "
-                      "Metabuli --print-lineage): give the taxdump of the labeller's database (--taxdump DIR)")
+        raise KDError(
+            f"{loc}: this line has a taxid but no lineage text (MMseqs2 --tax-lineage 1, "
+            "Metabuli --print-lineage): give the taxdump of the labeller's database (--taxdump DIR)"
+        )
     return ()
 
 
-def write_outputs(conversion: Conversion, labels_out: Path | str, confidence_out: Optional[Path | str]) -> None:
+def write_outputs(conversion: Conversion, labels_out: Path | str, confidence_out: Path | str | None) -> None:
     """Write the taxonomy file and (unless None) the confidence file, each atomically.
 
     The output folders are checked before anything is written, so a bad path leaves

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
 
 from taxometer_kd.labels.kmers import parse_centrifuge, parse_kraken2
 from taxometer_kd.labels.records import Record
 from taxometer_kd.labels.tables import parse_metabuli, parse_mmseqs2, parse_taxid
 from taxometer_kd.labels.taxdump import Taxdump
 
-Parser = Callable[[Path, Optional[Taxdump]], Iterator[Record]]
+Parser = Callable[[Path, Taxdump | None], Iterator[Record]]
 
 
 @dataclass(frozen=True)
@@ -34,14 +33,24 @@ class LabelFormat:
 FORMATS: dict[str, LabelFormat] = {
     f.name: f
     for f in (
-        LabelFormat("mmseqs2", parse_mmseqs2, False, "MMseqs2 easy-taxonomy _lca.tsv",
-                    "support x assigned fragments / fragments"),
-        LabelFormat("kraken2", parse_kraken2, True, "Kraken2 --output (with or without --use-names)",
-                    "k-mers in the label's clade / k-mers looked up (Kraken2's own confidence)"),
-        LabelFormat("centrifuge", parse_centrifuge, True, "Centrifuge classification output (-k 1)",
-                    "hitLength / queryLength"),
+        LabelFormat(
+            "mmseqs2",
+            parse_mmseqs2,
+            False,
+            "MMseqs2 easy-taxonomy _lca.tsv",
+            "support x assigned fragments / fragments",
+        ),
+        LabelFormat(
+            "kraken2",
+            parse_kraken2,
+            True,
+            "Kraken2 --output (with or without --use-names)",
+            "k-mers in the label's clade / k-mers looked up (Kraken2's own confidence)",
+        ),
+        LabelFormat(
+            "centrifuge", parse_centrifuge, True, "Centrifuge classification output (-k 1)", "hitLength / queryLength"
+        ),
         LabelFormat("metabuli", parse_metabuli, False, "Metabuli classifications.tsv", "score"),
-        LabelFormat("taxid", parse_taxid, True, "contig<TAB>taxid[<TAB>confidence]",
-                    "third column, else 1"),
+        LabelFormat("taxid", parse_taxid, True, "contig<TAB>taxid[<TAB>confidence]", "third column, else 1"),
     )
 }

@@ -25,7 +25,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 
@@ -51,7 +50,7 @@ _HITS = re.compile(rf"{_HIT}(?:\s+{_HIT})*")
 _ONE_HIT = re.compile(_HIT)
 
 
-def kraken2_confidence(loc: str, hits: str, call: int, taxdump: Taxdump) -> Optional[float]:
+def kraken2_confidence(loc: str, hits: str, call: int, taxdump: Taxdump) -> float | None:
     """Kraken2's confidence of ``call`` from a k-mer LCA list (None when no k-mer was looked up)."""
     hits = hits.strip()
     if not hits:
@@ -76,7 +75,7 @@ def kraken2_confidence(loc: str, hits: str, call: int, taxdump: Taxdump) -> Opti
     return in_clade / looked_up if looked_up else None
 
 
-def parse_kraken2(path: Path, taxdump: Optional[Taxdump]) -> Iterator[Record]:
+def parse_kraken2(path: Path, taxdump: Taxdump | None) -> Iterator[Record]:
     """Kraken2 ``--output`` lines: C/U, name, taxid (or ``Name (taxid N)``), length, k-mer LCA list."""
     assert taxdump is not None  # the converter checks that kraken2 has its taxdump
     for number, loc, fields in data_lines(path):
@@ -100,7 +99,7 @@ def parse_kraken2(path: Path, taxdump: Optional[Taxdump]) -> Iterator[Record]:
 _CENTRIFUGE_COLUMNS = ("readID", "seqID", "taxID", "score", "2ndBestScore", "hitLength", "queryLength", "numMatches")
 
 
-def parse_centrifuge(path: Path, taxdump: Optional[Taxdump]) -> Iterator[Record]:
+def parse_centrifuge(path: Path, taxdump: Taxdump | None) -> Iterator[Record]:
     """Centrifuge's classification output (``-S``), with or without its header line.
 
     The header's names locate the columns (so ``--tab-fmt-cols`` orders work if they keep
@@ -110,7 +109,7 @@ def parse_centrifuge(path: Path, taxdump: Optional[Taxdump]) -> Iterator[Record]
     assert taxdump is not None
     col = {name: i for i, name in enumerate(_CENTRIFUGE_COLUMNS)}
     first = True
-    group: list[tuple[int, str, int, Optional[float]]] = []  # (line, loc, taxid, share)
+    group: list[tuple[int, str, int, float | None]] = []  # (line, loc, taxid, share)
     name = ""
     for number, loc, fields in data_lines(path):
         if first and "readID" in (f.strip() for f in fields):
@@ -121,8 +120,12 @@ def parse_centrifuge(path: Path, taxdump: Optional[Taxdump]) -> Iterator[Record]
             first = False
             continue
         first = False
-        need_columns(loc, fields, max(col[c] for c in ("readID", "taxID", "hitLength", "queryLength")) + 1,
-                     "readID, seqID, taxID, score, 2ndBestScore, hitLength, queryLength, numMatches")
+        need_columns(
+            loc,
+            fields,
+            max(col[c] for c in ("readID", "taxID", "hitLength", "queryLength")) + 1,
+            "readID, seqID, taxID, score, 2ndBestScore, hitLength, queryLength, numMatches",
+        )
         read = contig_name(loc, fields[col["readID"]])
         taxid = to_int(loc, fields[col["taxID"]], "taxID")
         hit = to_int(loc, fields[col["hitLength"]], "hitLength")
@@ -137,7 +140,7 @@ def parse_centrifuge(path: Path, taxdump: Optional[Taxdump]) -> Iterator[Record]
         yield _centrifuge_record(name, group, taxdump)
 
 
-def _centrifuge_record(read: str, group: list[tuple[int, str, int, Optional[float]]], taxdump: Taxdump) -> Record:
+def _centrifuge_record(read: str, group: list[tuple[int, str, int, float | None]], taxdump: Taxdump) -> Record:
     taxa = [taxid for _, _, taxid, _ in group if taxid]
     if not taxa:
         return Record(read, group[0][0], 0, (), 0.0)

@@ -37,7 +37,6 @@ from collections import defaultdict
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Optional
 
 from taxometer_kd.errors import KDError
 
@@ -78,7 +77,7 @@ def clean_name(name: str, level: int) -> str:
     name = name.replace(";", ",").replace("\t", " ").replace("\r", " ").replace("\n", " ").strip()
     gtdb = PREFIXES[level] + "__"
     if name.startswith(gtdb):
-        name = name[len(gtdb):].strip()
+        name = name[len(gtdb) :].strip()
     return name
 
 
@@ -119,7 +118,7 @@ class _Gap:
     """The key of a placeholder for a missing rank under ``parent`` (None: above everything)."""
 
     level: int
-    parent: Optional[Hashable]
+    parent: Hashable | None
 
 
 class LineageNamer:
@@ -131,14 +130,14 @@ class LineageNamer:
 
     def __init__(self) -> None:
         # key -> (level, raw name or None for a placeholder, parent key)
-        self._nodes: dict[Hashable, tuple[int, Optional[str], Optional[Hashable]]] = {}
-        self._written: Optional[dict[Hashable, str]] = None
+        self._nodes: dict[Hashable, tuple[int, str | None, Hashable | None]] = {}
+        self._written: dict[Hashable, str] | None = None
 
     def add(self, nodes: Sequence[Node]) -> tuple[Hashable, ...]:
         """Register a lineage (canonical nodes, top-down); returns its keys, gaps filled."""
         self._written = None
         keys: list[Hashable] = []
-        parent: Optional[Hashable] = None
+        parent: Hashable | None = None
         for node in nodes:
             for level in range(len(keys), node.level):
                 gap = _Gap(level, parent)
@@ -186,7 +185,7 @@ class LineageNamer:
         return written
 
     def _name_homonyms(self, raw: str, keys: list[Hashable], display: dict[Hashable, str]) -> None:
-        by_parent: dict[Optional[Hashable], list[Hashable]] = defaultdict(list)
+        by_parent: dict[Hashable | None, list[Hashable]] = defaultdict(list)
         for key in keys:
             by_parent[self._nodes[key][2]].append(key)
         for parent, same in by_parent.items():

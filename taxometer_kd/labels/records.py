@@ -11,7 +11,6 @@ import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 from taxometer_kd.errors import KDError
 from taxometer_kd.labels.lineage import Node, parse_lineage_text
@@ -30,8 +29,8 @@ class Record:
     contig: str
     line: int
     taxid: int = 0
-    text: Optional[tuple[Node, ...]] = None
-    confidence: Optional[float] = None
+    text: tuple[Node, ...] | None = None
+    confidence: float | None = None
 
 
 def data_lines(path: Path) -> Iterator[tuple[int, str, list[str]]]:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Optional
 
 from taxometer_kd.errors import KDError
 from taxometer_kd.labels.lineage import Node
@@ -48,7 +47,7 @@ def _is_count(field: str, real: bool = False) -> bool:
     return True
 
 
-def _mmseqs2_confidence(loc: str, counts: list[str]) -> Optional[float]:
+def _mmseqs2_confidence(loc: str, counts: list[str]) -> float | None:
     if not any(c.strip() for c in counts):
         return None
     total = to_int(loc, counts[0], "number of fragments")
@@ -57,13 +56,12 @@ def _mmseqs2_confidence(loc: str, counts: list[str]) -> Optional[float]:
     support = to_unit(loc, counts[3], "support", tolerance=0.005)  # written rounded to 2-3 digits
     if not agreeing <= assigned <= total:
         raise KDError(
-            f"{loc}: fragment counts must satisfy agreeing <= assigned <= total, "
-            f"found {agreeing}, {assigned}, {total}"
+            f"{loc}: fragment counts must satisfy agreeing <= assigned <= total, found {agreeing}, {assigned}, {total}"
         )
     return support * assigned / total if total else None
 
 
-def parse_mmseqs2(path: Path, taxdump: Optional[Taxdump]) -> Iterator[Record]:
+def parse_mmseqs2(path: Path, taxdump: Taxdump | None) -> Iterator[Record]:
     """MMseqs2 ``easy-taxonomy`` ``_lca.tsv`` (``createtsv`` of a taxonomy result).
 
     Columns: query, taxid, rank, name; then, for contigs searched as ORF fragments, the
@@ -80,7 +78,7 @@ def parse_mmseqs2(path: Path, taxdump: Optional[Taxdump]) -> Iterator[Record]:
         if len(rest) >= 4 and all(_is_count(f) for f in rest[:3]) and _is_count(rest[3], real=True):
             confidence = _mmseqs2_confidence(loc, rest[:4])
             rest = rest[4:]
-        text: Optional[tuple[Node, ...]] = None
+        text: tuple[Node, ...] | None = None
         if taxid == 0:
             text = ()
         elif rest and looks_like_lineage(rest[-1]):
@@ -91,7 +89,7 @@ def parse_mmseqs2(path: Path, taxdump: Optional[Taxdump]) -> Iterator[Record]:
 _METABULI_DEFAULT = ("is_classified", "name", "taxID", "query_length", "score", "rank")
 
 
-def parse_metabuli(path: Path, taxdump: Optional[Taxdump]) -> Iterator[Record]:
+def parse_metabuli(path: Path, taxdump: Taxdump | None) -> Iterator[Record]:
     """Metabuli ``JobID_classifications.tsv``.
 
     Columns are found by the ``#is_classified  name  taxID  query_length  score  rank
@@ -120,14 +118,14 @@ def parse_metabuli(path: Path, taxdump: Optional[Taxdump]) -> Iterator[Record]:
             raise KDError(f"{loc}: is_classified must be 0 or 1, found {classified!r}")
         taxid = to_int(loc, fields[columns["taxID"]], "taxid") if classified == "1" else 0
         confidence = to_unit(loc, fields[columns["score"]], "score") if taxid else 0.0
-        text: Optional[tuple[Node, ...]] = () if not taxid else None
+        text: tuple[Node, ...] | None = () if not taxid else None
         col = columns.get("lineage")
         if taxid and col is not None and col < len(fields) and looks_like_lineage(fields[col]):
             text = lineage_text(loc, fields[col])
         yield Record(contig, number, taxid, text, confidence)
 
 
-def parse_taxid(path: Path, taxdump: Optional[Taxdump]) -> Iterator[Record]:
+def parse_taxid(path: Path, taxdump: Taxdump | None) -> Iterator[Record]:
     """A plain ``contig<TAB>taxid[<TAB>confidence]`` table.
 
     Lines starting with ``#`` are comments; a first line whose second column is a word
@@ -143,11 +141,12 @@ def parse_taxid(path: Path, taxdump: Optional[Taxdump]) -> Iterator[Record]:
             continue
         first = False
         if not 2 <= len(fields) <= 3:
-            raise KDError(f"{loc}: expected 2 or 3 tab-separated columns (contig, taxid[, confidence]), found {len(fields)}")
+            raise KDError(
+                f"{loc}: expected 2 or 3 tab-separated columns (contig, taxid[, confidence]), found {len(fields)}"
+            )
         contig = contig_name(loc, fields[0])
         taxid = to_int(loc, fields[1], "taxid") if fields[1].strip() else 0
         confidence = 1.0
         if len(fields) == 3 and fields[2].strip():
             confidence = to_unit(loc, fields[2], "confidence", tolerance=0.0)
         yield Record(contig, number, taxid, () if not taxid else None, confidence if taxid else 0.0)
-

@@ -33,7 +33,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -66,16 +66,16 @@ class TeacherContext:
     """The teacher's ``--teacher-option`` values, converted and range-checked."""
     device: torch.device
     seed: int = 0
-    cache_dir: Optional[Path] = None
+    cache_dir: Path | None = None
     n_threads: int = 1
     hier_loss: str = "flat_softmax"
-    abundance: Optional[np.ndarray] = None
+    abundance: np.ndarray | None = None
     """Vamb's depth matrix (contigs x samples), in composition order; ``None`` in ``embed``."""
     nodes: Sequence[str] = field(default_factory=list)
     """Names of the label tree's nodes (root first); abstain leaves end in ``" [unassigned]"``."""
     parents: Sequence[int] = field(default_factory=list)
     """Parent index of every node (the root's is -1)."""
-    targets: Optional[np.ndarray] = None
+    targets: np.ndarray | None = None
     """Each contig's initial label as a node index (0 = root: unlabelled)."""
     feature_dtype: torch.dtype = torch.float32
     """The dtype frozen features may be stored in without changing training: bfloat16 when
@@ -107,7 +107,7 @@ class TeacherOutput:
 
     logits: torch.Tensor
     fit_logits: torch.Tensor
-    fit_mask: Optional[torch.Tensor] = None
+    fit_mask: torch.Tensor | None = None
 
 
 class TeacherModel(nn.Module):
@@ -145,6 +145,6 @@ class TeacherModel(nn.Module):
         logits = self(indices)
         return TeacherOutput(logits, logits)
 
-    def embeddings(self) -> Optional[np.ndarray]:
+    def embeddings(self) -> np.ndarray | None:
         """Per-contig frozen features (n_contigs x d) if the teacher has them (Taxometer_G)."""
         return None

@@ -10,7 +10,8 @@ whose features are computed once (GenomeOcean embeddings, k-mer profiles, gene f
 from __future__ import annotations
 
 import warnings
-from typing import Optional, Sequence
+from collections.abc import Sequence
+from itertools import pairwise
 
 import numpy as np
 import torch
@@ -135,7 +136,7 @@ class EmbeddingHeadTeacher(TeacherModel):
     def forward(self, indices: torch.Tensor) -> torch.Tensor:
         return self.head(self.frozen.rows(indices))
 
-    def embeddings(self) -> Optional[np.ndarray]:
+    def embeddings(self) -> np.ndarray | None:
         return self.frozen.numpy()
 
 
@@ -147,7 +148,7 @@ class GroupedMLP(nn.Module):
         sizes = [n_in, *hidden, n_out]
         self.weights = nn.ParameterList()
         self.biases = nn.ParameterList()
-        for a, b in zip(sizes, sizes[1:]):
+        for a, b in pairwise(sizes):
             w = torch.empty(k, a, b)
             for i in range(k):  # nn.Linear's default initialisation, per member
                 nn.init.kaiming_uniform_(w[i].T, a=5**0.5)
@@ -217,7 +218,7 @@ class CrossFitHeadTeacher(TeacherModel):
         learning_rate: float = 1e-3,
         weight_decay: float = 1e-4,
         feature_dtype: torch.dtype = torch.float32,
-        train_heads: Optional[int] = None,
+        train_heads: int | None = None,
     ):
         super().__init__()
         if folds < 1:
@@ -228,8 +229,10 @@ class CrossFitHeadTeacher(TeacherModel):
         self.frozen = FrozenFeatures(features, dtype=feature_dtype)
         n, d = self.frozen.shape
         if folds > 1 and n < 50 * folds:
-            logger.warning(f"folds={folds} for {n} contigs: about {n // folds} contigs per fold; each head is "
-                           "trained on all other folds, so fewer folds train as well and faster")
+            logger.warning(
+                f"folds={folds} for {n} contigs: about {n // folds} contigs per fold; each head is "
+                "trained on all other folds, so fewer folds train as well and faster"
+            )
         gen = torch.Generator().manual_seed(seed % (2**63))
         self.register_buffer("fold", torch.randint(folds, (n,), generator=gen))
         self.folds = folds
@@ -269,10 +272,11 @@ class CrossFitHeadTeacher(TeacherModel):
         learners = (own.unsqueeze(1) + offsets) % k  # b x m, never the row's own fold
         rows = torch.arange(b, device=indices.device)
         x = self.frozen.rows(indices)
-        out = self.heads.forward_slots(x[torch.cat([rows, rows.repeat_interleave(m)])],
-                                       torch.cat([own, learners.reshape(-1)]))
+        out = self.heads.forward_slots(
+            x[torch.cat([rows, rows.repeat_interleave(m)])], torch.cat([own, learners.reshape(-1)])
+        )
         fit = out[b:].view(b, m, -1).transpose(0, 1)  # m x b x C: the loss is their mean
         return TeacherOutput(out[:b], fit)
 
-    def embeddings(self) -> Optional[np.ndarray]:
+    def embeddings(self) -> np.ndarray | None:
         return self.frozen.numpy()

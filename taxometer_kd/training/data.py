@@ -9,7 +9,6 @@ selection (no DataLoader workers, no host round trips per batch).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 import numpy as np
 import torch
@@ -38,7 +37,9 @@ def build_student(nsamples: int, n_feature_cols: int, nodes, table_parent, ploss
     )
     if width_arg < 1:
         first = student.encoderlayers[0]
-        student.encoderlayers[0] = torch.nn.Linear(nsamples + n_feature_cols + 1, first.out_features).to(first.weight.device)
+        student.encoderlayers[0] = torch.nn.Linear(nsamples + n_feature_cols + 1, first.out_features).to(
+            first.weight.device
+        )
         student.nsamples = nsamples
     return student
 
@@ -53,14 +54,14 @@ class TrainData:
     weights: torch.Tensor
     targets: torch.Tensor
     n_classes: int
-    teacher_targets: Optional[torch.Tensor] = None
-    teacher_weights: Optional[torch.Tensor] = None
+    teacher_targets: torch.Tensor | None = None
+    teacher_weights: torch.Tensor | None = None
     # a second target per row (a mixture: --label-confidence), with its weight
-    target_weights: Optional[torch.Tensor] = None
-    alt_targets: Optional[torch.Tensor] = None
-    alt_weights: Optional[torch.Tensor] = None
-    teacher_alt_targets: Optional[torch.Tensor] = None
-    teacher_alt_weights: Optional[torch.Tensor] = None
+    target_weights: torch.Tensor | None = None
+    alt_targets: torch.Tensor | None = None
+    alt_weights: torch.Tensor | None = None
+    teacher_alt_targets: torch.Tensor | None = None
+    teacher_alt_weights: torch.Tensor | None = None
 
     @property
     def n(self) -> int:
@@ -74,10 +75,10 @@ def make_train_data(
     targets: np.ndarray,
     n_nodes: int,
     device: torch.device,
-    student_features: Optional[np.ndarray] = None,
-    teacher_targets: Optional[np.ndarray] = None,
-    teacher_weights: Optional[np.ndarray] = None,
-    mixture: Optional[dict[str, Optional[np.ndarray]]] = None,
+    student_features: np.ndarray | None = None,
+    teacher_targets: np.ndarray | None = None,
+    teacher_weights: np.ndarray | None = None,
+    mixture: dict[str, np.ndarray | None] | None = None,
 ) -> TrainData:
     """Vamb's student inputs and the targets on ``device``. ``mixture`` holds the optional
     ``target_weights``, ``alt_targets``, ``alt_weights``, ``teacher_alt_targets`` and
@@ -106,7 +107,7 @@ def make_train_data(
     )
 
 
-def _tensor(values: Optional[np.ndarray], device: torch.device) -> Optional[torch.Tensor]:
+def _tensor(values: np.ndarray | None, device: torch.device) -> torch.Tensor | None:
     if values is None:
         return None
     arr = np.asarray(values)

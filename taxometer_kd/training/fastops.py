@@ -31,7 +31,7 @@ def dropout(x: torch.Tensor, p: float, training: bool = True, shared_leading: in
     if x.device.type != "cpu":
         keep = torch.rand(shape, device=x.device) >= p
     else:
-        threshold = int(round(p * 65536)) - 32768
+        threshold = round(p * 65536) - 32768
         keep = torch.empty(shape, dtype=torch.int16, device=x.device).random_(-32768, 32768) >= threshold
     return x * (keep.to(x.dtype) * (1.0 / (1.0 - p)))
 

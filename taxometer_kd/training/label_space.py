@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Optional
 
 import numpy as np
 import vamb
@@ -28,16 +27,16 @@ class LabelSpace:
     targets: np.ndarray
     """The student's target node per contig."""
     n_real: int
-    teacher_targets: Optional[np.ndarray] = None
+    teacher_targets: np.ndarray | None = None
     """The teacher's, where they differ (labels stopping at a taxon -> its abstain leaf)."""
-    teacher_weights: Optional[np.ndarray] = None
+    teacher_weights: np.ndarray | None = None
     n_abstentions: int = 0
     # --label-confidence: each label is a mixture of two targets (see apply_confidence)
-    target_weights: Optional[np.ndarray] = None
-    alt_targets: Optional[np.ndarray] = None
-    alt_weights: Optional[np.ndarray] = None
-    teacher_alt_targets: Optional[np.ndarray] = None
-    teacher_alt_weights: Optional[np.ndarray] = None
+    target_weights: np.ndarray | None = None
+    alt_targets: np.ndarray | None = None
+    alt_weights: np.ndarray | None = None
+    teacher_alt_targets: np.ndarray | None = None
+    teacher_alt_weights: np.ndarray | None = None
     """Contigs whose label is read as an abstention."""
 
     def __post_init__(self) -> None:

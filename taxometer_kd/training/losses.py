@@ -3,8 +3,6 @@ and the TaxDistill objective of one batch (:func:`distillation_step_losses`)."""
 
 from __future__ import annotations
 
-from typing import Optional
-
 import torch
 import vamb
 
@@ -21,7 +19,7 @@ def distillation_step_losses(
     hier_t: torch.Tensor,
     kd_loss,
     alpha: float,
-    alt: Optional[torch.Tensor] = None,
+    alt: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """(total, student hierarchical, KD, teacher hierarchical) for one batch.
 
@@ -60,7 +58,7 @@ class RowWeightedLoss:
         else:
             raise KDError(f"no per-contig form of the {name} loss")
 
-    def to(self, device) -> "RowWeightedLoss":
+    def to(self, device) -> RowWeightedLoss:
         self._module = self._module.to(device)
         return self
 
@@ -79,8 +77,8 @@ class RowWeightedLoss:
         self,
         logits: torch.Tensor,
         onehot: torch.Tensor,
-        mask: Optional[torch.Tensor] = None,
-        alt: Optional[torch.Tensor] = None,
+        mask: torch.Tensor | None = None,
+        alt: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Weighted mean over rows; ``alt`` (weighted one-hots like ``onehot``) adds a second
         target to each row: the row's loss is then the weighted sum over both targets, and
@@ -102,7 +100,7 @@ class RowWeightedLoss:
 
 
 def teacher_loss(
-    out: TeacherOutput, onehot: torch.Tensor, hier: RowWeightedLoss, alt: Optional[torch.Tensor] = None
+    out: TeacherOutput, onehot: torch.Tensor, hier: RowWeightedLoss, alt: torch.Tensor | None = None
 ) -> torch.Tensor:
     """The teacher's own hierarchical loss on a batch (see :class:`TeacherOutput`)."""
     return hier(out.fit_logits, onehot, out.fit_mask, alt=alt).mean()  # the mean over k models, if k

@@ -40,8 +40,9 @@ class DAdaptAdam(torch.optim.Optimizer):
             raise ValueError(f"Invalid epsilon value: {eps}")
         if not (0.0 <= betas[0] < 1.0 and 0.0 <= betas[1] < 1.0):
             raise ValueError(f"Invalid beta parameters: {betas}")
-        defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, decouple=decouple,
-                        d0=d0, growth_rate=growth_rate)
+        defaults = dict(
+            lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, decouple=decouple, d0=d0, growth_rate=growth_rate
+        )
         super().__init__(params, defaults)
         if len(self.param_groups) != 1:
             raise ValueError("this DAdaptAdam supports one parameter group")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import IO, Optional
+from typing import IO
 
 import numpy as np
 import torch
@@ -40,18 +40,24 @@ def iter_probabilities(
         yield start, pred_fn(model_logits(idx)).float().cpu().numpy()
         now = time.time()
         if end < n and now - last >= progress_every:
-            logger.info(f"\t{what + ': ' if what else ''}predicted {end}/{n} contigs ({end / max(now - t0, 1e-9):.0f} contigs/s)")
+            logger.info(
+                f"\t{what + ': ' if what else ''}predicted {end}/{n} contigs ({end / max(now - t0, 1e-9):.0f} contigs/s)"
+            )
             last = now
 
 
-def predict_probabilities(model_logits, pred_fn, n: int, batchsize: int, device: torch.device, what: str = "",
-                          progress_every: float = 30.0) -> np.ndarray:
+def predict_probabilities(
+    model_logits, pred_fn, n: int, batchsize: int, device: torch.device, what: str = "", progress_every: float = 30.0
+) -> np.ndarray:
     """All node probabilities (n x nodes) at once: for small data and tests."""
-    return np.concatenate([p for _, p in iter_probabilities(model_logits, pred_fn, n, batchsize, device, what,
-                                                            progress_every)], axis=0)
+    return np.concatenate(
+        [p for _, p in iter_probabilities(model_logits, pred_fn, n, batchsize, device, what, progress_every)], axis=0
+    )
 
 
-def format_rows(fh: IO[str], probs: np.ndarray, identifiers: Sequence[str], nodes: np.ndarray, threshold: float) -> None:
+def format_rows(
+    fh: IO[str], probs: np.ndarray, identifiers: Sequence[str], nodes: np.ndarray, threshold: float
+) -> None:
     """Lines of ``results_taxometer.tsv`` for a batch, exactly as Vamb writes them: each
     contig's nodes above ``threshold`` (the root left out) and their scores, clipped to
     [0, 1] and rounded to 5 decimals (``vamb.taxonomy.PredictedTaxonomy.write_as_tsv``)."""
@@ -62,9 +68,16 @@ def format_rows(fh: IO[str], probs: np.ndarray, identifiers: Sequence[str], node
         fh.write(f"{name}\t{';'.join(ranks)}\t{';'.join(str(round(x, 5)) for x in p)}\n")
 
 
-def format_calibrated_rows(fh: IO[str], probs: np.ndarray, identifiers: Sequence[str], nodes: np.ndarray,
-                           parents: Sequence[int], depth: np.ndarray, threshold: float,
-                           calibration: ScoreCalibration) -> None:
+def format_calibrated_rows(
+    fh: IO[str],
+    probs: np.ndarray,
+    identifiers: Sequence[str],
+    nodes: np.ndarray,
+    parents: Sequence[int],
+    depth: np.ndarray,
+    threshold: float,
+    calibration: ScoreCalibration,
+) -> None:
     """Lines of a results file with calibrated scores: the argmax path down to the last rank
     whose calibrated score is above ``threshold`` (see :mod:`taxometer_kd.training.scores`)."""
     path_nodes, path_scores = argmax_paths(probs, parents, depth)
@@ -72,8 +85,9 @@ def format_calibrated_rows(fh: IO[str], probs: np.ndarray, identifiers: Sequence
     keep = (scores > threshold) & (path_nodes >= 0)
     for name, row_nodes, row_scores, row_keep in zip(identifiers, path_nodes, scores, keep):
         n = int(row_keep.sum())  # a prefix: calibrated scores never increase down a path
-        fh.write(f"{name}\t{';'.join(nodes[row_nodes[:n]])}\t"
-                 f"{';'.join(str(round(float(x), 5)) for x in row_scores[:n])}\n")
+        fh.write(
+            f"{name}\t{';'.join(nodes[row_nodes[:n]])}\t{';'.join(str(round(float(x), 5)) for x in row_scores[:n])}\n"
+        )
 
 
 def write_predictions(
@@ -82,8 +96,8 @@ def write_predictions(
     nodes: Sequence[str],
     threshold: float,
     identifiers: Sequence[str],
-    parents: Optional[Sequence[int]] = None,
-    calibration: Optional[ScoreCalibration] = None,
+    parents: Sequence[int] | None = None,
+    calibration: ScoreCalibration | None = None,
 ) -> None:
     """Write ``results_taxometer.tsv`` (atomically) from batches of node probabilities;
     columns past ``len(nodes)`` (abstain leaves) are dropped, their mass staying in their

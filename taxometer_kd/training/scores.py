@@ -34,7 +34,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Optional
 
 import numpy as np
 
@@ -127,7 +126,7 @@ def fit_calibration(
     path_nodes: np.ndarray,
     path_scores: np.ndarray,
     labels: np.ndarray,
-    confidence: Optional[np.ndarray] = None,
+    confidence: np.ndarray | None = None,
 ) -> ScoreCalibration:
     """Fit the per-depth maps on held-out contigs (see the module docstring).
 
@@ -162,5 +161,5 @@ def choose_holdout(n: int, share: float, seed: int) -> np.ndarray:
     if share <= 0:
         return np.zeros(0, dtype=np.int64)
     rng = np.random.default_rng(seed + 7919)
-    k = max(1, int(round(share * n)))
+    k = max(1, round(share * n))
     return np.sort(rng.choice(n, size=min(k, n), replace=False))

@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from typing import Optional
 
 import torch
 import torch.nn.functional as F
@@ -37,7 +36,7 @@ def train_jointly(
     nepochs: int,
     batchsize: int,
     seed: int,
-    teacher_lr: Optional[float] = None,
+    teacher_lr: float | None = None,
     log_every: int = 1,
     precision: str = "float32",
 ) -> list[dict[str, float]]:
@@ -105,12 +104,9 @@ def train_jointly(
             z_t = out_t.logits.float()
             if z_t.shape != z_s.shape:
                 raise KDError(
-                    f"the teacher returned logits of shape {tuple(z_t.shape)}, "
-                    f"the student {tuple(z_s.shape)}"
+                    f"the teacher returned logits of shape {tuple(z_t.shape)}, the student {tuple(z_s.shape)}"
                 )
-            total, hs, kd, ht = distillation_step_losses(
-                z_s, z_t, onehot, hier, loss_t, kd_loss, alpha, alt_s
-            )
+            total, hs, kd, ht = distillation_step_losses(z_s, z_t, onehot, hier, loss_t, kd_loss, alpha, alt_s)
             opt_s.zero_grad(set_to_none=True)
             if opt_t is not None:
                 opt_t.zero_grad(set_to_none=True)

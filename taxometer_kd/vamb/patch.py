@@ -22,7 +22,7 @@ import sys
 import traceback
 from collections.abc import Callable, MutableMapping
 from pathlib import Path
-from typing import Any, NoReturn, Optional
+from typing import Any, NoReturn
 
 DISABLE_ENV = "TAXOMETER_KD_DISABLE"
 
@@ -94,7 +94,7 @@ def failed_log_path(out_dir: Path) -> Path:
     return out_dir.with_name(out_dir.name + ".failed.log")
 
 
-def clean_up_and_exit(out_dir: Path, message: str, code: int, exc: Optional[BaseException], log_format: Any) -> NoReturn:
+def clean_up_and_exit(out_dir: Path, message: str, code: int, exc: BaseException | None, log_format: Any) -> NoReturn:
     """Log ``message``, keep the log as ``OUTDIR.failed.log``, remove ``out_dir``, exit ``code``."""
     from loguru import logger
 
@@ -150,8 +150,10 @@ def install(namespace: MutableMapping[str, Any]) -> None:
             try:
                 opt = original_from_args(cls, args)
             except FileExistsError as exc:
-                fail(f"vamb taxometer: --outdir {exc} already exists; Vamb writes into a new folder: "
-                     "remove it or choose another")
+                fail(
+                    f"vamb taxometer: --outdir {exc} already exists; Vamb writes into a new folder: "
+                    "remove it or choose another"
+                )
             except (ValueError, OSError, argparse.ArgumentTypeError) as exc:
                 fail(f"vamb taxometer: {exc}")
         opt.kd = kd

@@ -44,12 +44,18 @@ from .builder import (
     ALGORITHM,
     EmbedSettings,
     GenomeOceanBuilder,
-    _quiet_transformers,
+    _quiet_transformers as _quiet_transformers,
     dtype_name,
     resolve_attention,
     resolve_torch_dtype,
 )
-from .catalog import INSTALL_HINT, MODELS, GenomeOceanModel, _import_transformers, teacher_options
+from .catalog import (
+    INSTALL_HINT,
+    MODELS,
+    GenomeOceanModel,
+    _import_transformers as _import_transformers,
+    teacher_options,
+)
 from .checkpoint import (
     HUB_PATTERNS,
     TOKENIZER_FILES,
@@ -64,11 +70,29 @@ from .checkpoint import (
 from .windows import WindowEmbedder, plan_batches, split_windows
 
 __all__ = [
-    "ALGORITHM", "EmbedSettings", "GenomeOceanBuilder", "dtype_name", "resolve_attention", "resolve_torch_dtype",
-    "INSTALL_HINT", "MODELS", "GenomeOceanModel", "teacher_options",
-    "HUB_PATTERNS", "TOKENIZER_FILES", "CheckpointError", "ResolvedCheckpoint", "checkpoint_fingerprint",
-    "checkpoint_problems", "hf_hub_cache_dir", "hf_offline", "resolve_checkpoint",
-    "WindowEmbedder", "plan_batches", "split_windows", "register_teachers",
+    "ALGORITHM",
+    "HUB_PATTERNS",
+    "INSTALL_HINT",
+    "MODELS",
+    "TOKENIZER_FILES",
+    "CheckpointError",
+    "EmbedSettings",
+    "GenomeOceanBuilder",
+    "GenomeOceanModel",
+    "ResolvedCheckpoint",
+    "WindowEmbedder",
+    "checkpoint_fingerprint",
+    "checkpoint_problems",
+    "dtype_name",
+    "hf_hub_cache_dir",
+    "hf_offline",
+    "plan_batches",
+    "register_teachers",
+    "resolve_attention",
+    "resolve_checkpoint",
+    "resolve_torch_dtype",
+    "split_windows",
+    "teacher_options",
 ]
 
 

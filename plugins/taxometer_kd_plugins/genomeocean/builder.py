@@ -8,10 +8,11 @@ import gc
 import importlib.util
 import json
 import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import Any, Callable, Optional, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -39,7 +40,6 @@ def _quiet_transformers():
         hf_logging.set_verbosity(verbosity)
         if bars:
             hf_logging.enable_progress_bar()
-
 
 
 def resolve_torch_dtype(name: str, device) -> Any:
@@ -91,8 +91,9 @@ def resolve_attention(device, dtype) -> str:
             except Exception as exc:  # ImportError, OSError (undefined symbol), ...
                 from loguru import logger
 
-                logger.warning(f"genomeocean: flash-attn is installed but unusable ({type(exc).__name__}: "
-                               f"{exc}); using sdpa")
+                logger.warning(
+                    f"genomeocean: flash-attn is installed but unusable ({type(exc).__name__}: {exc}); using sdpa"
+                )
         _ATTENTION[memo] = choice
     return _ATTENTION[memo]
 
@@ -134,8 +135,11 @@ class GenomeOceanBuilder(CachedFeatureBuilder):
         if key in self._settings:
             return self._settings[key]
         ckpt = resolve_checkpoint(
-            self.model.repo_id, path=o.get("path"), revision=o.get("revision"),
-            alternatives=(self.model.legacy_repo_id,), teacher=self.model.name,
+            self.model.repo_id,
+            path=o.get("path"),
+            revision=o.get("revision"),
+            alternatives=(self.model.legacy_repo_id,),
+            teacher=self.model.name,
         )
         try:
             config = json.loads((ckpt.directory / "config.json").read_text())
@@ -161,8 +165,9 @@ class GenomeOceanBuilder(CachedFeatureBuilder):
                     f"max_position_embeddings={max_pos}; using {max_pos}"
                 )
             context = max_pos
-        s = EmbedSettings(ckpt, checkpoint_fingerprint(ckpt.directory), n_layers, layer,
-                          o.get("pooling", "mean"), int(context))
+        s = EmbedSettings(
+            ckpt, checkpoint_fingerprint(ckpt.directory), n_layers, layer, o.get("pooling", "mean"), int(context)
+        )
         self._settings[key] = s
         return s
 
@@ -194,8 +199,14 @@ class GenomeOceanBuilder(CachedFeatureBuilder):
             "attention": resolve_attention(ctx.device, dtype),
         }
         c = s.checkpoint
-        provenance = {"teacher": self.model.name, "source": c.source, "directory": str(c.directory),
-                      "repo_id": c.repo_id, "revision": c.revision, "commit": c.commit}
+        provenance = {
+            "teacher": self.model.name,
+            "source": c.source,
+            "directory": str(c.directory),
+            "repo_id": c.repo_id,
+            "revision": c.revision,
+            "commit": c.commit,
+        }
         return identity, provenance
 
     def shard_meta(self, ctx) -> dict[str, Any]:
@@ -248,7 +259,7 @@ class GenomeOceanBuilder(CachedFeatureBuilder):
         return tokenizer, model, dtype
 
     @staticmethod
-    def _special_ids(tokenizer, model) -> tuple[Optional[int], Optional[int], int]:
+    def _special_ids(tokenizer, model) -> tuple[int | None, int | None, int]:
         cls_id = tokenizer.cls_token_id if tokenizer.cls_token_id is not None else tokenizer.bos_token_id
         sep_id = tokenizer.sep_token_id if tokenizer.sep_token_id is not None else tokenizer.eos_token_id
         pad_id = tokenizer.pad_token_id
@@ -278,9 +289,18 @@ class GenomeOceanBuilder(CachedFeatureBuilder):
         device = torch.device(ctx.device)
         batch_tokens = ctx.options.get("batch-tokens") or (65536 if device.type == "cuda" else 8192)
         embedder = WindowEmbedder(
-            model, context=s.context, layer=s.layer, pooling=s.pooling, batch_tokens=batch_tokens,
-            cls_id=cls_id, sep_id=sep_id, pad_id=pad_id, device=device, name=self.model.name,
-            log_seconds=self.log_seconds, mask_padding=self.mask_padding,
+            model,
+            context=s.context,
+            layer=s.layer,
+            pooling=s.pooling,
+            batch_tokens=batch_tokens,
+            cls_id=cls_id,
+            sep_id=sep_id,
+            pad_id=pad_id,
+            device=device,
+            name=self.model.name,
+            log_seconds=self.log_seconds,
+            mask_padding=self.mask_padding,
         )
         backend = self._backend(tokenizer)
         encode = getattr(backend, "encode_batch_fast", backend.encode_batch)
@@ -314,8 +334,12 @@ class GenomeOceanBuilder(CachedFeatureBuilder):
                 embedder.embed(ids, lambda j, v, idx=idx: emit(int(idx[j]), v), progress)
         progress.maybe_log(final=True)
         elapsed = time.monotonic() - start
-        stats = dict(embedder.stats, seconds=elapsed, dtype=dtype_name(dtype),
-                     tokens_per_s=embedder.stats["tokens"] / max(elapsed, 1e-9))
+        stats = dict(
+            embedder.stats,
+            seconds=elapsed,
+            dtype=dtype_name(dtype),
+            tokens_per_s=embedder.stats["tokens"] / max(elapsed, 1e-9),
+        )
         self.last_stats = stats
         del embedder, model
         gc.collect()
@@ -330,11 +354,18 @@ class GenomeOceanBuilder(CachedFeatureBuilder):
         lr = float(ctx.options.get("head-lr", 1e-4))
         folds = int(ctx.options.get("folds", 1))
         if folds > 1:
-            teacher = CrossFitHeadTeacher(features, ctx.n_outputs, hidden=hidden, folds=folds, seed=ctx.seed,
-                                          learning_rate=lr, feature_dtype=ctx.feature_dtype)
+            teacher = CrossFitHeadTeacher(
+                features,
+                ctx.n_outputs,
+                hidden=hidden,
+                folds=folds,
+                seed=ctx.seed,
+                learning_rate=lr,
+                feature_dtype=ctx.feature_dtype,
+            )
         else:
-            teacher = EmbeddingHeadTeacher(features, ctx.n_outputs, hidden=hidden, learning_rate=lr,
-                                           feature_dtype=ctx.feature_dtype)
+            teacher = EmbeddingHeadTeacher(
+                features, ctx.n_outputs, hidden=hidden, learning_rate=lr, feature_dtype=ctx.feature_dtype
+            )
         teacher.description = f"{self.model.name} head over frozen whole-contig embeddings"
         return teacher
-

@@ -7,9 +7,9 @@ import hashlib
 import json
 import os
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Sequence
 
 from .catalog import INSTALL_HINT
 
@@ -23,8 +23,13 @@ class CheckpointError(RuntimeError):
 
 
 HUB_PATTERNS = [
-    "config.json", "generation_config.json", "*.safetensors", "model.safetensors.index.json",
-    "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+    "config.json",
+    "generation_config.json",
+    "*.safetensors",
+    "model.safetensors.index.json",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
 ]
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
 
@@ -33,9 +38,9 @@ TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_ma
 class ResolvedCheckpoint:
     directory: Path
     source: str  # "path", "hub-cache" or "hub"
-    repo_id: Optional[str] = None
-    revision: Optional[str] = None
-    commit: Optional[str] = None
+    repo_id: str | None = None
+    revision: str | None = None
+    commit: str | None = None
 
     def describe(self) -> str:
         if self.source == "path":
@@ -112,8 +117,8 @@ def _how_to_supply(repo_id: str) -> str:
 def resolve_checkpoint(
     repo_id: str,
     *,
-    path: Optional[str | Path] = None,
-    revision: Optional[str] = None,
+    path: str | Path | None = None,
+    revision: str | None = None,
     alternatives: Sequence[str] = (),
     teacher: str = "genomeocean",
 ) -> ResolvedCheckpoint:
@@ -135,7 +140,9 @@ def resolve_checkpoint(
         problems = checkpoint_problems(d)
         if problems:
             raise CheckpointError(
-                f"teacher {teacher}: {d} is not a usable checkpoint: " + "; ".join(problems) + ".\n"
+                f"teacher {teacher}: {d} is not a usable checkpoint: "
+                + "; ".join(problems)
+                + ".\n"
                 + _how_to_supply(repo_id)
             )
         return ResolvedCheckpoint(d.resolve(), "path")
@@ -149,7 +156,7 @@ def resolve_checkpoint(
     offline = hf_offline()
     tried: list[str] = []
 
-    def accept(rid: str, directory: str, source: str) -> Optional[ResolvedCheckpoint]:
+    def accept(rid: str, directory: str, source: str) -> ResolvedCheckpoint | None:
         d = Path(directory)
         problems = checkpoint_problems(d)
         if problems:
@@ -159,8 +166,11 @@ def resolve_checkpoint(
 
     if not offline:
         try:
-            got = accept(repo_id, snapshot_download(repo_id, revision=revision, cache_dir=cache,
-                                                    allow_patterns=HUB_PATTERNS), "hub")
+            got = accept(
+                repo_id,
+                snapshot_download(repo_id, revision=revision, cache_dir=cache, allow_patterns=HUB_PATTERNS),
+                "hub",
+            )
             if got:
                 return got
         except Exception as exc:  # network down, repository gone, gated, ...
@@ -181,7 +191,9 @@ def resolve_checkpoint(
     raise CheckpointError(
         f"teacher {teacher}: the checkpoint {repo_id}{rev} is not available.{mode}\n"
         f"Looked in the Hugging Face cache {cache} (HF_HOME / HF_HUB_CACHE):\n  - "
-        + "\n  - ".join(tried) + "\n" + _how_to_supply(repo_id)
+        + "\n  - ".join(tried)
+        + "\n"
+        + _how_to_supply(repo_id)
     )
 
 
@@ -214,4 +226,3 @@ def checkpoint_fingerprint(directory: Path) -> str:
                 fh.seek(start + (max(length - _BLOCK, 0) * k) // (_N_BLOCKS - 1))
                 h.update(fh.read(_BLOCK))
     return h.hexdigest()
-

@@ -4,7 +4,7 @@ and pooling (:class:`WindowEmbedder`), and progress lines."""
 from __future__ import annotations
 
 import time
-from typing import Callable, Optional, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -46,11 +46,9 @@ def plan_batches(window_lengths: np.ndarray, batch_tokens: int) -> list[np.ndarr
     return batches
 
 
-
 class _EarlyExit(Exception):
     def __init__(self, output):
         self.output = output
-
 
 
 class _Progress:
@@ -96,8 +94,8 @@ class WindowEmbedder:
         layer: int,
         pooling: str,
         batch_tokens: int,
-        cls_id: Optional[int],
-        sep_id: Optional[int],
+        cls_id: int | None,
+        sep_id: int | None,
         pad_id: int,
         device,
         name: str = "genomeocean",
@@ -132,7 +130,11 @@ class WindowEmbedder:
         self.stats = {"contigs": 0, "windows": 0, "tokens": 0, "batches": 0, "padded_tokens": 0}
         self._exit_module = None
         if self.layer < self.n_layers:
-            base = model if hasattr(model, "layers") else getattr(model, getattr(model, "base_model_prefix", "model"), None)
+            base = (
+                model
+                if hasattr(model, "layers")
+                else getattr(model, getattr(model, "base_model_prefix", "model"), None)
+            )
             if base is not None and hasattr(base, "layers") and hasattr(base, "embed_tokens"):
                 self._exit_module = base.embed_tokens if self.layer == 0 else base.layers[self.layer - 1]
 
@@ -142,8 +144,9 @@ class WindowEmbedder:
         if self.layer == self.n_layers:
             return self.model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).last_hidden_state
         if self._exit_module is None:  # unknown layout: let transformers collect the layer
-            out = self.model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False,
-                             output_hidden_states=True)
+            out = self.model(
+                input_ids=input_ids, attention_mask=attention_mask, use_cache=False, output_hidden_states=True
+            )
             return out.hidden_states[self.layer]
 
         def stop(module, args, output):
@@ -170,7 +173,7 @@ class WindowEmbedder:
         self,
         token_ids: Sequence[np.ndarray],
         emit: Callable[[int, np.ndarray], None],
-        progress: Optional[_Progress] = None,
+        progress: _Progress | None = None,
     ) -> None:
         """Embed contigs given as token-id arrays; ``emit(i, vector)`` for each, in order."""
         torch = self.torch
@@ -249,4 +252,3 @@ class WindowEmbedder:
         if progress is not None:
             progress.done += len(token_ids)
             progress.partial = lambda: 0
-

@@ -419,7 +419,10 @@ def make_catalogue(
                 sp = genome_species[g]
                 labels, outcome = label(rng, sp, status[g], ln)
                 outcomes += np.bincount(outcome, minlength=4)
-                fasta, abund, labs, truth = [], [], [], []
+                fasta: list[bytes] = []
+                abund: list[str] = []
+                labs: list[str] = []
+                truth: list[str] = []
                 for i, (gi, s, n, f) in enumerate(zip(g.tolist(), st.tolist(), ln.tolist(), flip.tolist())):
                     name = f"S{sample}C{lo + i + 1}"
                     seq = os.pread(fd, n, int(offsets[gi]) + s)

@@ -137,7 +137,7 @@ def known_not_applicable(runs: list[RunSpec], work: Path) -> dict[str, str]:
     found: dict[str, str] = {}
     for spec in runs:
         path = spec.directory(work) / "run.json"
-        if spec.kind == "kdG" and spec.teacher not in found and path.is_file():
+        if spec.kind == "kdG" and spec.teacher is not None and spec.teacher not in found and path.is_file():
             old = json.loads(path.read_text())
             if old.get("status") == "not_applicable":
                 found[spec.teacher] = old.get("error") or "the teacher has no embeddings"
@@ -190,6 +190,7 @@ def execute(
         reason = next(
             (ln.split("| ", 2)[-1] for ln in stderr.splitlines() if "has none" in ln), "teacher has no embeddings"
         )
+        assert spec.teacher is not None  # a kdG run has one
         not_applicable[spec.teacher] = f"{reason} (tried in {rel(rdir)})"
     else:
         status = "failed"
@@ -204,6 +205,7 @@ def execute(
         timings=parse_log_timings(_read(out / "log.txt") or stderr),
     )
     if status == "not_applicable":
+        assert spec.teacher is not None  # a kdG run has one
         record["error"] = not_applicable[spec.teacher]
     elif status == "failed":
         record["error"] = f"exit status {rc}; last lines of {rel(rdir / 'stderr.txt')}:\n{_tail(rdir / 'stderr.txt')}"

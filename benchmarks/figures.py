@@ -33,8 +33,8 @@ def colour_of(res: Results, method: str) -> str:
     kind = res.methods[method]["kind"]
     same = [m for m in res.main_methods if res.methods[m]["kind"] == kind]
     k = same.index(method) if method in same else 0
-    base = np.array(colors.to_rgb(KIND_COLOURS.get(kind, "#333333")))
-    return colors.to_hex(base * (1 - 0.3 * k))
+    r, g, b = np.array(colors.to_rgb(KIND_COLOURS.get(kind, "#333333"))) * (1 - 0.3 * k)
+    return colors.to_hex((r, g, b))
 
 
 def _pyplot():

@@ -339,6 +339,7 @@ def make_plan(
                     runs.append(RunSpec(lab, f"kdG-{t}", seed, "kdG", ((f"kdG:{t}", "results_taxometer.tsv"),), t, 1.0))
             if lab == ablation_labeller:
                 for a, temp in sweep:
+                    assert main_teacher is not None  # the sweep is empty without a teacher
                     m = kd_method(main_teacher, a, temp, False)
                     runs.append(
                         RunSpec(
@@ -394,10 +395,12 @@ def build_command(spec: RunSpec, ds: Dataset, cfg: dict[str, Any], outdir: Path)
         return [sys.executable, "-c", code], env
     vamb = Path(sys.executable).parent / "vamb"
     exe = str(vamb) if vamb.exists() else (shutil.which("vamb") or "vamb")
+    assert spec.teacher is not None  # every run but stock has one
     args += ["--teacher", spec.teacher]
     if spec.kind == "kdG":
         args += ["--student-input", "embedding", "--alpha", "1"]
     else:
+        assert spec.alpha is not None and spec.temperature is not None  # set for kd and kdconf runs
         args += ["--alpha", _fmt_num(spec.alpha), "--temperature", _fmt_num(spec.temperature)]
     if spec.kind == "kdconf":
         args += ["--label-confidence", str(ds.confidence[spec.labeller].resolve())]

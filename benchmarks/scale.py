@@ -328,15 +328,16 @@ def machine() -> dict[str, Any]:
         info["cpu"] = next(
             (ln.split(":", 1)[1].strip() for ln in cpu.splitlines() if ln.startswith("model name")), None
         )
-        mem = Path("/proc/meminfo").read_text()
-        info["memory_gib"] = round(int(re.search(r"MemTotal:\s+(\d+)", mem).group(1)) / 2**20, 1)
-    except (OSError, AttributeError):
+        total = re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text())
+        if total:
+            info["memory_gib"] = round(int(total.group(1)) / 2**20, 1)
+    except OSError:
         pass
     return info
 
 
 def versions() -> dict[str, str | None]:
-    out = {}
+    out: dict[str, str | None] = {}
     for pkg in ("torch", "vamb", "numpy", "taxometer-kd"):
         try:
             out[pkg] = metadata.version(pkg)
@@ -366,9 +367,9 @@ def make_catalogue(n: int, args: argparse.Namespace, known: dict[str, Any] | Non
     its making was measured from outside (``known``: the record of an earlier invocation)."""
     data = catalogue_dir(args.work, n)
     info = catalogue.read_info(data)
-    if catalogue_matches(info, n, args.samples, args.data_seed):
+    if info is not None and catalogue_matches(info, n, args.samples, args.data_seed):
         say(f"[scale] {size_label(n)}: reusing the catalogue in {rel(data)}")
-        measured = {
+        measured: dict[str, Any] = {
             k: known[k]
             for k in ("wall_s", "sampled_peak_rss_mib")
             if known and known.get("params") == info["params"] and k in known

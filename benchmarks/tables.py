@@ -233,6 +233,14 @@ def transition_tables(res: Results) -> str:
     return "\n\n".join(out)
 
 
+def _console_cells(cut: float) -> Cells:
+    """The cells of a console-table row at ``cut``."""
+    return lambda lab, m, row: [
+        f"{cut:g}",
+        *(fmt(row, f, minmax=False) for f in ("correct", "wrong", "no_label", "precision", "recall", "f1")),
+    ]
+
+
 def console_table(results: dict[str, Any]) -> str:
     """The species- and genus-level tables at every cut, plain text (what the command prints)."""
     res = Results(results)
@@ -242,14 +250,7 @@ def console_table(results: dict[str, Any]) -> str:
     for rank in ("species", "genus"):
         rows = []
         for cut in results["config"]["cuts"]:
-            rows += method_rows(
-                res,
-                res.at(rank, cut),
-                lambda lab, m, row, cut=cut: [
-                    f"{cut:g}",
-                    *(fmt(row, f, minmax=False) for f in ("correct", "wrong", "no_label", "precision", "recall", "f1")),
-                ],
-            )
+            rows += method_rows(res, res.at(rank, cut), _console_cells(cut))
         lines += [f"{RANK_TITLE[rank]} level (mean ± sd over seeds)", *text_table(header, rows, widths), ""]
     return "\n".join(lines).rstrip()
 

@@ -57,7 +57,7 @@ def make_inputs(n: int, samples: int, species: int, dim: int, seed: int):
     abundance = (ab_centers[true_sp] * rng.lognormal(0, 0.2, (n, samples))).astype(np.float32)
     lengths = rng.integers(2000, 50000, n)
     depth = rng.random(n)
-    labels = []
+    labels: list[list[str] | None] = []
     for i in range(n):
         if depth[i] < 0.1:
             labels.append(None)
@@ -139,7 +139,7 @@ def child(args) -> dict:
     else:
         from loguru import logger
 
-        from taxometer_kd import CrossFitHeadTeacher, EmbeddingHeadTeacher, registry
+        from taxometer_kd import CrossFitHeadTeacher, EmbeddingHeadTeacher, TeacherModel, registry
         from taxometer_kd.training.data import make_train_data
         from taxometer_kd.training.device import resolve_precision
         from taxometer_kd.training.trainer import train_jointly
@@ -148,6 +148,7 @@ def child(args) -> dict:
         device = torch.device("cuda" if cuda else "cpu")
         precision = resolve_precision(args.precision, device)
         data = make_train_data(abundance, tnf, lengths, targets, len(nodes), device)
+        teacher: TeacherModel
         if args.which == "kd-crossfit":
             teacher = CrossFitHeadTeacher(emb, model.nlabels, hidden=(256,), folds=10)  # the kmer default
         elif args.which == "kd-head":

@@ -156,7 +156,7 @@ def run_embed(args: argparse.Namespace) -> dict[str, Any]:
     info = init_distributed(args.cuda)
     if info.world > 1:
         tag = f"[rank {info.rank}/{info.world}] "
-        logger.configure(patcher=lambda record: record.update(message=tag + record["message"]))
+        logger.configure(patcher=lambda record: record.update({"message": tag + record["message"]}))
     try:
         t0 = time.monotonic()
 

@@ -88,7 +88,8 @@ class Labels:
 
 def load_labels(path: Path) -> Labels:
     """Read Vamb's taxonomy format (initial labels) or Taxometer's results (with scores)."""
-    names, scores = {}, {}
+    names: dict[str, dict[int, str]] = {}
+    scores: dict[str, dict[int, float] | None] = {}
     with open(path) as fh:
         header = fh.readline().rstrip("\n").split("\t")
         if header[:2] != ["contigs", "predictions"]:
@@ -223,9 +224,9 @@ def main(argv: list[str] | None = None) -> int:
                 calib.append((name, rank, calibration.calibration(codes, gates, thresholds)))
     print("| method | rank | cut | correct | wrong | no label | precision | recall | F1 |")
     print("|---|---|---|---|---|---|---|---|---|")
-    for name, rank, t, s in rows:
+    for name, rank, cut, s in rows:
         print(
-            f"| {name} | {rank} | {t} | {s['correct']} | {s['wrong']} | {s['no_label']} | "
+            f"| {name} | {rank} | {cut} | {s['correct']} | {s['wrong']} | {s['no_label']} | "
             f"{s['precision']:.3f} | {s['recall']:.3f} | {s['f1']:.3f} |"
         )
     if calib:

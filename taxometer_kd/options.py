@@ -191,8 +191,8 @@ class KDOptions:
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> KDOptions | None:
         """``None`` when ``--teacher`` is absent (then the run is stock Taxometer)."""
-        given = {f.field: getattr(args, f.dest, None) for f in FLAGS}
-        given = {k: v for k, v in given.items() if v not in (None, [])}
+        raw = {f.field: getattr(args, f.dest, None) for f in FLAGS}
+        given: dict[str, Any] = {k: v for k, v in raw.items() if v not in (None, [])}
         if "teacher" not in given:
             if given:
                 flags = ", ".join(_FLAG[k].flag for k in given)

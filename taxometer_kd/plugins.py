@@ -60,8 +60,11 @@ def get_plugin_manager() -> pluggy.PluginManager:
 
 
 def plugin_name(plugin: object) -> str:
-    pm = get_plugin_manager()
-    return pm.get_name(plugin) or getattr(plugin, "__name__", repr(plugin))
+    name = get_plugin_manager().get_name(plugin)
+    if name:
+        return name
+    fallback: str = getattr(plugin, "__name__", repr(plugin))
+    return fallback
 
 
 def register_plugin(plugin: object, name: str | None = None) -> None:

@@ -25,6 +25,12 @@ class PackedDNA(nn.Module):
     """All contigs' DNA as one uint8 code tensor (A,C,G,T,N = 0..4, a byte per base) plus
     offsets and lengths, filled in one streamed pass over ``contigs`` (row order by offset)."""
 
+    codes: torch.Tensor  # buffers (register_buffer), declared for type checkers
+    offsets: torch.Tensor
+    lengths: torch.Tensor
+    onehot: torch.Tensor
+    complement: torch.Tensor
+
     def __init__(self, contigs):
         super().__init__()
         lengths = np.asarray(contigs.lengths, dtype=np.int64)
@@ -115,12 +121,14 @@ class DNACNNTeacher(TeacherModel):
         starts = (span.unsqueeze(1).float() * frac.unsqueeze(0)).long()  # B x k
         rep = indices.repeat_interleave(k)
         flat_starts = starts.reshape(-1)
-        total = 0
+        total: torch.Tensor | None = None
         strands = (False, True) if self.use_rc else (False,)
         for rev in strands:
             reverse = torch.full(rep.shape, rev, dtype=torch.bool, device=indices.device)
             logits = self.net(self.dna.windows(rep, flat_starts, self.window, reverse))
-            total = total + logits.view(len(indices), k, -1).mean(1)
+            mean = logits.view(len(indices), k, -1).mean(1)
+            total = mean if total is None else total + mean
+        assert total is not None  # at least one strand
         return total / len(strands)
 
 

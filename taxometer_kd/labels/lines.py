@@ -33,7 +33,7 @@ def _open(path: Path) -> IO[str]:
         raise KDError(f"{path}: cannot open the file: {exc.strerror or exc}") from None
     for magic, opener in _MAGIC:
         if head.startswith(magic):
-            return opener(path, "rt", encoding="utf-8", newline="")  # type: ignore[operator]
+            return opener(path, "rt", encoding="utf-8", newline="")
     return open(path, encoding="utf-8", newline="")
 
 

@@ -46,8 +46,11 @@ class Contigs(Protocol):
     Implemented by :class:`taxometer_kd.io.ContigSequences` (a FASTA, read on demand) and
     :class:`taxometer_kd.io.InMemoryContigs`."""
 
-    identifiers: Sequence[str]
-    lengths: np.ndarray
+    @property
+    def identifiers(self) -> Sequence[str]: ...  # read-only here: an implementation may hold a list
+
+    @property
+    def lengths(self) -> np.ndarray: ...
 
     def __len__(self) -> int: ...
 

@@ -48,6 +48,10 @@ class FrozenFeatures(nn.Module):
     float32 work outside autocast (the teacher's final predictions) sees the bf16 rounding.
     """
 
+    matrix: torch.Tensor  # buffers (register_buffer), declared for type checkers
+    mean: torch.Tensor
+    std: torch.Tensor
+
     def __init__(self, features: np.ndarray, standardise: bool = True, dtype: torch.dtype = torch.float32):
         super().__init__()
         if dtype not in (torch.float32, torch.bfloat16):
@@ -206,6 +210,8 @@ class CrossFitHeadTeacher(TeacherModel):
     logits) and one that learns from it: over the epochs every head still sees every
     contig outside its fold, and the guarantee is the same.
     """
+
+    fold: torch.Tensor  # a buffer (register_buffer): each contig's fold
 
     def __init__(
         self,

@@ -84,7 +84,7 @@ def make_train_data(
     ``target_weights``, ``alt_targets``, ``alt_weights``, ``teacher_alt_targets`` and
     ``teacher_alt_weights`` of :func:`taxometer_kd.training.label_space.apply_confidence`."""
     loader = vamb.encode.make_dataloader(abundance, tnfs, lengths, batchsize=max(1, len(lengths)))
-    depths, tnf, total, weights = loader.dataset.tensors  # type: ignore[attr-defined]
+    depths, tnf, total, weights = loader.dataset.tensors
     if student_features is not None:  # Taxometer_G: embeddings replace TNF
         feats = np.array(student_features, dtype=np.float32)
         vamb.vambtools.zscore(feats, axis=0, inplace=True)

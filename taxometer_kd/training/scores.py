@@ -43,10 +43,10 @@ MIN_FIT = 20  # fewer held-out contigs with a score at a rank: that rank keeps i
 
 def node_depths(parents: Sequence[int]) -> np.ndarray:
     """Depth of every node (root 0); parents come before children in Vamb's node order."""
-    parents = np.asarray(parents)
-    depth = np.zeros(len(parents), dtype=np.int64)
-    for i in range(1, len(parents)):
-        depth[i] = depth[parents[i]] + 1
+    parent_of = np.asarray(parents)
+    depth = np.zeros(len(parent_of), dtype=np.int64)
+    for i in range(1, len(parent_of)):
+        depth[i] = depth[parent_of[i]] + 1
     return depth
 
 
@@ -56,7 +56,7 @@ def argmax_paths(probs: np.ndarray, parents: Sequence[int], depth: np.ndarray) -
     Returns ``(nodes, scores)``, both ``rows x max_depth`` (column ``d - 1`` is depth ``d``);
     where a path ends (a leaf above the maximal depth) the node is -1 and the score 0.
     """
-    parents = np.asarray(parents)
+    parent_of = np.asarray(parents)
     n, max_depth = probs.shape[0], int(depth.max()) if len(depth) else 0
     nodes = np.full((n, max_depth), -1, dtype=np.int64)
     scores = np.zeros((n, max_depth), dtype=np.float64)
@@ -64,7 +64,7 @@ def argmax_paths(probs: np.ndarray, parents: Sequence[int], depth: np.ndarray) -
     rows = np.arange(n)
     for d in range(1, max_depth + 1):
         at_d = np.flatnonzero(depth == d)
-        candidates = np.where(parents[at_d][None, :] == current[:, None], probs[:, at_d], -np.inf)
+        candidates = np.where(parent_of[at_d][None, :] == current[:, None], probs[:, at_d], -np.inf)
         best = candidates.argmax(1)
         ok = np.isfinite(candidates[rows, best])
         nodes[:, d - 1] = np.where(ok, at_d[best], -1)
@@ -109,7 +109,7 @@ class ScoreCalibration:
 
 def label_paths(targets: np.ndarray, parents: Sequence[int], depth: np.ndarray, max_depth: int) -> np.ndarray:
     """Each contig's label as its node at every depth (-1 below the label's own depth)."""
-    parents = np.asarray(parents)
+    parent_of = np.asarray(parents)
     out = np.full((len(targets), max_depth), -1, dtype=np.int64)
     node = np.asarray(targets, dtype=np.int64).copy()
     while True:
@@ -119,7 +119,7 @@ def label_paths(targets: np.ndarray, parents: Sequence[int], depth: np.ndarray, 
             return out
         rows = np.flatnonzero(live)
         out[rows, d[rows] - 1] = node[rows]
-        node = np.where(live, parents[node], 0)
+        node = np.where(live, parent_of[node], 0)
 
 
 def fit_calibration(

@@ -328,10 +328,15 @@ class GenomeOceanBuilder(CachedFeatureBuilder):
         with ThreadPoolExecutor(max_workers=1) as pool:  # tokenize the next round meanwhile
             future = pool.submit(tokenize, rounds[0]) if rounds else None
             for k, idx in enumerate(rounds):
+                assert future is not None  # submitted before the loop and at the end of each round
                 ids = future.result()
                 if k + 1 < len(rounds):
                     future = pool.submit(tokenize, rounds[k + 1])
-                embedder.embed(ids, lambda j, v, idx=idx: emit(int(idx[j]), v), progress)
+
+                def emit_row(j: int, v: np.ndarray, idx: np.ndarray = idx) -> None:
+                    emit(int(idx[j]), v)
+
+                embedder.embed(ids, emit_row, progress)
         progress.maybe_log(final=True)
         elapsed = time.monotonic() - start
         stats = dict(
@@ -353,6 +358,7 @@ class GenomeOceanBuilder(CachedFeatureBuilder):
         hidden = tuple(ctx.options.get("hidden", (512, 512)))
         lr = float(ctx.options.get("head-lr", 1e-4))
         folds = int(ctx.options.get("folds", 1))
+        teacher: CrossFitHeadTeacher | EmbeddingHeadTeacher
         if folds > 1:
             teacher = CrossFitHeadTeacher(
                 features,

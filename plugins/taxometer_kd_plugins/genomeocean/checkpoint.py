@@ -178,11 +178,11 @@ def resolve_checkpoint(
             tried.append(f"{repo_id}: download failed ({type(exc).__name__}: {first})")
     for rid in (repo_id, *alternatives):
         try:
-            d = snapshot_download(rid, revision=revision, cache_dir=cache, local_files_only=True)
+            cached = snapshot_download(rid, revision=revision, cache_dir=cache, local_files_only=True)
         except Exception as exc:
             tried.append(f"{rid}: not in the cache ({type(exc).__name__})")
             continue
-        got = accept(rid, d, "hub-cache")
+        got = accept(rid, cached, "hub-cache")
         if got:
             return got
 

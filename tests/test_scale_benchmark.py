@@ -11,7 +11,7 @@ import pytest
 import vamb
 from conftest import ROOT, run_cmd
 
-from benchmarks import catalogue, scale
+from benchmarks import catalogue, scale_measure, scale_runs
 
 
 def _fasta(path):
@@ -199,7 +199,7 @@ def _same_stages(got, expected):
 
 
 def test_stages_of_a_kd_run_from_log_and_samples():
-    rec = scale.summarise("kd", _KD_LOG, _measured(_KD_SAMPLES, 34.0), epochs=3)
+    rec = scale_measure.summarise("kd", _KD_LOG, _measured(_KD_SAMPLES, 34.0), epochs=3)
     expected = {  # stage: (seconds, peak MiB, samples), by hand from the log and the samples above
         "startup": (2.0, 300, 2),
         "composition": (3.0, 400, 2),
@@ -211,7 +211,7 @@ def test_stages_of_a_kd_run_from_log_and_samples():
         "exit": (1.0, 960, 1),
     }
     _same_stages(rec["stages"], expected)
-    assert list(rec["stages"]) == list(scale.STAGES)
+    assert list(rec["stages"]) == list(scale_measure.STAGES)
     assert rec["epoch_times_s"] == pytest.approx([7.0, 5.0, 5.0])  # from 'Starting joint training'
     assert rec["first_epoch_s"] == pytest.approx(7.0) and rec["epoch_s"] == pytest.approx(5.0)
     assert rec["non_epoch_s"] == pytest.approx(34 - 3 * 5.0)
@@ -220,7 +220,7 @@ def test_stages_of_a_kd_run_from_log_and_samples():
 
 
 def test_stages_of_a_stock_run_and_a_stage_without_samples():
-    rec = scale.summarise("stock", _STOCK_LOG, _measured(_STOCK_SAMPLES, 14.5), epochs=2)
+    rec = scale_measure.summarise("stock", _STOCK_LOG, _measured(_STOCK_SAMPLES, 14.5), epochs=2)
     expected = {
         "startup": (2.0, 200, 1),
         "composition": (1.0, 380, 1),
@@ -234,14 +234,16 @@ def test_stages_of_a_stock_run_and_a_stage_without_samples():
     assert rec["epoch_times_s"] == pytest.approx([4.0, 3.0]) and rec["epoch_s"] == pytest.approx(3.0)
     assert rec["extrapolated_100_s"] == pytest.approx(14.5 + 98 * 3.0)
     # a failed run's log stops early: the stages it reached, no epoch figures
-    early = scale.summarise("stock", "\n".join(_STOCK_LOG.splitlines()[:3]), _measured(_STOCK_SAMPLES[:3], 3.5), 2)
+    early = scale_measure.summarise(
+        "stock", "\n".join(_STOCK_LOG.splitlines()[:3]), _measured(_STOCK_SAMPLES[:3], 3.5), 2
+    )
     assert list(early["stages"]) == ["startup", "composition", "depths"] and "epoch_s" not in early
 
 
 def test_rss_of_a_process_tree_is_sampled(tmp_path):
     child = "import time; x = b'x' * (80 << 20); time.sleep(0.8)"
     cmd = [sys.executable, "-c", f"import subprocess, sys; subprocess.run([sys.executable, '-c', {child!r}])"]
-    got = scale.run_sampled(cmd, {}, tmp_path / "out", tmp_path / "err", interval=0.05)
+    got = scale_measure.run_sampled(cmd, {}, tmp_path / "out", tmp_path / "err", interval=0.05)
     assert got["returncode"] == 0 and got["wall_s"] >= 0.8
     assert max(r for _, r in got["samples"]) >= 80  # the child's memory counts
     assert all(got["t_start"] <= t <= got["t_end"] for t, _ in got["samples"])
@@ -253,7 +255,7 @@ def test_memory_shared_with_a_forked_child_counts_once(tmp_path):
         "import os, time; x = b'x' * (100 << 20); pid = os.fork(); time.sleep(1.0); "
         "os._exit(0) if pid == 0 else os.waitpid(pid, 0)"
     )
-    got = scale.run_sampled([sys.executable, "-c", code], {}, tmp_path / "out", tmp_path / "err", interval=0.05)
+    got = scale_measure.run_sampled([sys.executable, "-c", code], {}, tmp_path / "out", tmp_path / "err", interval=0.05)
     both = [(r, r_sum) for (_, r), (r_sum, n) in zip(got["samples"], got["details"]) if n == 2]
     assert both, got["details"]
     assert max(r_sum for _, r_sum in both) >= 200  # VmRSS: both processes hold the 100 MiB
@@ -261,8 +263,13 @@ def test_memory_shared_with_a_forked_child_counts_once(tmp_path):
 
 
 def test_sizes():
-    assert [scale.parse_size(s) for s in ("250k", "1M", "1.5M", "20000")] == [250_000, 1_000_000, 1_500_000, 20_000]
-    assert [scale.size_label(n) for n in (250_000, 1_000_000, 2_000_000, 1_500_000, 300)] == [
+    assert [scale_runs.parse_size(s) for s in ("250k", "1M", "1.5M", "20000")] == [
+        250_000,
+        1_000_000,
+        1_500_000,
+        20_000,
+    ]
+    assert [scale_runs.size_label(n) for n in (250_000, 1_000_000, 2_000_000, 1_500_000, 300)] == [
         "250k",
         "1M",
         "2M",
@@ -302,7 +309,7 @@ def test_dry_run_lists_and_writes_nothing(tmp_path):
         epochs, threads, samples, seed, data_seed = 2, 2, 3, 1, 1
 
     out.write_text(
-        json.dumps({"runs": {"300/kd": {"status": "ok", "label": "300", "config": scale.run_config(A, "kd")}}})
+        json.dumps({"runs": {"300/kd": {"status": "ok", "label": "300", "config": scale_runs.run_config(A, "kd")}}})
     )
     proc = run_cmd(args, cwd=ROOT)
     assert "kd: done" in proc.stdout and proc.stdout.count("to run") == 3

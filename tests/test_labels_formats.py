@@ -107,17 +107,17 @@ MMSEQS2_LABELS = {
     "c8": BROSSIUS,
     "c9": ECOLI,
 }
-# support * assigned fragments / fragments; 0 for contigs without a label
+# the support column (fragment counts only checked); 0 for contigs without a label
 MMSEQS2_CONF = {
-    "c1": 0.700 * 8 / 10,
-    "c2": 1.0 * 4 / 4,
+    "c1": 0.700,
+    "c2": 1.0,
     "c3": 0.0,
     "c4": 0.0,
-    "c5": 1.0 * 1 / 2,
+    "c5": 1.0,
     "c6": 0.0,
-    "c7": 0.5 * 3 / 6,
+    "c7": 0.5,
     "c8": 1.0,
-    "c9": 0.55 * 2 / 2,
+    "c9": 0.55,
 }
 
 

@@ -48,10 +48,21 @@ TOOLS = ("mmseqs2", "kraken2", "centrifuge")
 #: the native output of each tool, relative to WORKDIR/<tool>/
 OUTPUTS = {"mmseqs2": "mm_lca.tsv", "kraken2": "k2.out", "centrifuge": "cf.out"}
 #: the shared raw file each output is compared with (``DIR/labels/raw/``)
-SHARED_RAW = {"mmseqs2": "mmseqs2_mm_lca.tsv.gz", "kraken2": "kraken2_k2_lca.tsv.gz",
-              "centrifuge": "centrifuge_cf.out.gz"}
-RANK_PREFIX = {"superkingdom": "d", "domain": "d", "phylum": "p", "class": "c", "order": "o",
-               "family": "f", "genus": "g", "species": "s"}
+SHARED_RAW = {
+    "mmseqs2": "mmseqs2_mm_lca.tsv.gz",
+    "kraken2": "kraken2_k2_lca.tsv.gz",
+    "centrifuge": "centrifuge_cf.out.gz",
+}
+RANK_PREFIX = {
+    "superkingdom": "d",
+    "domain": "d",
+    "phylum": "p",
+    "class": "c",
+    "order": "o",
+    "family": "f",
+    "genus": "g",
+    "species": "s",
+}
 
 
 class Work:
@@ -76,19 +87,28 @@ class Work:
         cwd.mkdir(parents=True, exist_ok=True)
         self.log(f"{name}: {' '.join(cmd)}")
         t0, load0 = time.time(), os.getloadavg()[0]
-        with open(cwd / f"{name}.stderr", "w") as err, \
-                open(cwd / f"{name}.stdout", "w") as out:
+        with open(cwd / f"{name}.stderr", "w") as err, open(cwd / f"{name}.stdout", "w") as out:
             proc = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=err)
             _, status, usage = os.wait4(proc.pid, 0)
         rc = os.waitstatus_to_exitcode(status)
         seconds = time.time() - t0
-        rec = dict(step=name, dir=str(cwd.relative_to(self.root)), cmd=cmd, rc=rc, seconds=round(seconds, 1),
-                   max_rss_mb=round(usage.ru_maxrss / 1024), threads=self.threads,
-                   load_before=round(load0, 2), load_after=round(os.getloadavg()[0], 2),
-                   finished=time.strftime("%Y-%m-%d %H:%M:%S"))
+        rec = dict(
+            step=name,
+            dir=str(cwd.relative_to(self.root)),
+            cmd=cmd,
+            rc=rc,
+            seconds=round(seconds, 1),
+            max_rss_mb=round(usage.ru_maxrss / 1024),
+            threads=self.threads,
+            load_before=round(load0, 2),
+            load_after=round(os.getloadavg()[0], 2),
+            finished=time.strftime("%Y-%m-%d %H:%M:%S"),
+        )
         with open(self.root / "steps.jsonl", "a") as fh:
             fh.write(json.dumps(rec) + "\n")
-        self.log(f"{name}: exit {rc} in {seconds:.1f} s, peak RSS {rec['max_rss_mb']} MB, load {load0:.1f} -> {rec['load_after']}")
+        self.log(
+            f"{name}: exit {rc} in {seconds:.1f} s, peak RSS {rec['max_rss_mb']} MB, load {load0:.1f} -> {rec['load_after']}"
+        )
         if rc != 0:
             tail = (cwd / f"{name}.stderr").read_text(errors="replace")[-2000:]
             raise SystemExit(f"{name} failed (exit {rc}); end of its stderr:\n{tail}")
@@ -131,8 +151,11 @@ def write_reference(work: Work, genomes: Path, ids: list[str], taxids: dict[str,
         return ref
     (ref / "fna").mkdir(parents=True, exist_ok=True)
     t0 = time.time()
-    with open(ref / "genomes.fna", "w") as allf, open(ref / "kraken2_library.fna", "w") as k2, \
-            open(ref / "seqid2taxid.tsv", "w") as conv:
+    with (
+        open(ref / "genomes.fna", "w") as allf,
+        open(ref / "kraken2_library.fna", "w") as k2,
+        open(ref / "seqid2taxid.tsv", "w") as conv,
+    ):
         for gid in ids:
             taxid = taxids[gid]
             with gzip.open(genomes / f"{gid}.fna.gz", "rt") as src, open(ref / "fna" / f"{gid}.fna", "w") as one:
@@ -157,9 +180,24 @@ def run_mmseqs2(work: Work, ref: Path, ids: list[str], taxids: dict[str, str], t
         return
     faa = d / "proteins"
     with ThreadPoolExecutor(work.threads) as pool:  # prodigal is single-threaded: one genome per thread
-        jobs = [pool.submit(work.step, f"prodigal.{gid}", ["prodigal", "-i", str(ref / "fna" / f"{gid}.fna"), "-a",
-                                                            str(faa / f"{gid}.faa"), "-o", os.devnull, "-q"], faa)
-                for gid in ids]
+        jobs = [
+            pool.submit(
+                work.step,
+                f"prodigal.{gid}",
+                [
+                    "prodigal",
+                    "-i",
+                    str(ref / "fna" / f"{gid}.fna"),
+                    "-a",
+                    str(faa / f"{gid}.faa"),
+                    "-o",
+                    os.devnull,
+                    "-q",
+                ],
+                faa,
+            )
+            for gid in ids
+        ]
         for job in jobs:
             job.result()
     if not (d / ".done.proteins").exists():
@@ -175,10 +213,38 @@ def run_mmseqs2(work: Work, ref: Path, ids: list[str], taxids: dict[str, str], t
                 acc = line.split("\t")[1]
                 out.write(f"{acc}\t{taxids[acc.split('|')[0]]}\n")
         (d / ".done.mapping").touch()
-    work.step("createtaxdb", ["mmseqs", "createtaxdb", "refDB/refDB", "tmp_taxdb", "--ncbi-tax-dump", str(taxdump),
-                              "--tax-mapping-file", "taxmap.tsv", "--threads", str(work.threads)], d)
-    work.step("easy-taxonomy", ["mmseqs", "easy-taxonomy", str(fasta), "refDB/refDB", "mm", "tmp",
-                                "--tax-lineage", "1", "--threads", str(work.threads)], d)
+    work.step(
+        "createtaxdb",
+        [
+            "mmseqs",
+            "createtaxdb",
+            "refDB/refDB",
+            "tmp_taxdb",
+            "--ncbi-tax-dump",
+            str(taxdump),
+            "--tax-mapping-file",
+            "taxmap.tsv",
+            "--threads",
+            str(work.threads),
+        ],
+        d,
+    )
+    work.step(
+        "easy-taxonomy",
+        [
+            "mmseqs",
+            "easy-taxonomy",
+            str(fasta),
+            "refDB/refDB",
+            "mm",
+            "tmp",
+            "--tax-lineage",
+            "1",
+            "--threads",
+            str(work.threads),
+        ],
+        d,
+    )
     shutil.rmtree(d / "tmp", ignore_errors=True)
     shutil.rmtree(d / "tmp_taxdb", ignore_errors=True)
 
@@ -191,11 +257,29 @@ def run_kraken2(work: Work, ref: Path, taxdump: Path, fasta: Path) -> None:
         (d / "kdb" / "taxonomy").mkdir(parents=True, exist_ok=True)
         for name in ("nodes.dmp", "names.dmp"):
             shutil.copyfile(taxdump / name, d / "kdb" / "taxonomy" / name)
-        work.step("add-to-library", ["kraken2-build", "--db", "kdb", "--add-to-library",
-                                     str(ref / "kraken2_library.fna"), "--no-masking"], d)
+        work.step(
+            "add-to-library",
+            ["kraken2-build", "--db", "kdb", "--add-to-library", str(ref / "kraken2_library.fna"), "--no-masking"],
+            d,
+        )
         work.step("build", ["kraken2-build", "--db", "kdb", "--build", "--threads", str(work.threads)], d)
-        work.step("classify", ["kraken2", "--db", "kdb", "--use-names", "--threads", str(work.threads),
-                               "--report", "k2.report", "--output", OUTPUTS["kraken2"], str(fasta)], d)
+        work.step(
+            "classify",
+            [
+                "kraken2",
+                "--db",
+                "kdb",
+                "--use-names",
+                "--threads",
+                str(work.threads),
+                "--report",
+                "k2.report",
+                "--output",
+                OUTPUTS["kraken2"],
+                str(fasta),
+            ],
+            d,
+        )
     if not (d / "k2_lca.tsv").is_file():
         kraken2_to_lca(d / OUTPUTS["kraken2"], taxdump, d / "k2_lca.tsv")
 
@@ -206,11 +290,43 @@ def run_centrifuge(work: Work, ref: Path, taxdump: Path, fasta: Path) -> None:
         work.log("centrifuge: output exists, skipped")
         return
     (d / "cfdb").mkdir(parents=True, exist_ok=True)
-    work.step("build", ["centrifuge-build", "-p", str(work.threads), "--conversion-table", str(ref / "seqid2taxid.tsv"),
-                        "--taxonomy-tree", str(taxdump / "nodes.dmp"), "--name-table", str(taxdump / "names.dmp"),
-                        str(ref / "genomes.fna"), "cfdb/cfdb"], d)
-    work.step("classify", ["centrifuge", "-f", "-k", "1", "-p", str(work.threads), "-x", "cfdb/cfdb", "-U", str(fasta),
-                           "-S", OUTPUTS["centrifuge"], "--report-file", "cf_report.tsv"], d)
+    work.step(
+        "build",
+        [
+            "centrifuge-build",
+            "-p",
+            str(work.threads),
+            "--conversion-table",
+            str(ref / "seqid2taxid.tsv"),
+            "--taxonomy-tree",
+            str(taxdump / "nodes.dmp"),
+            "--name-table",
+            str(taxdump / "names.dmp"),
+            str(ref / "genomes.fna"),
+            "cfdb/cfdb",
+        ],
+        d,
+    )
+    work.step(
+        "classify",
+        [
+            "centrifuge",
+            "-f",
+            "-k",
+            "1",
+            "-p",
+            str(work.threads),
+            "-x",
+            "cfdb/cfdb",
+            "-U",
+            str(fasta),
+            "-S",
+            OUTPUTS["centrifuge"],
+            "--report-file",
+            "cf_report.tsv",
+        ],
+        d,
+    )
 
 
 def write_labels(work: Work, tool: str, fasta: Path, taxdump: Path, labels: Path) -> None:
@@ -228,9 +344,26 @@ def write_labels(work: Work, tool: str, fasta: Path, taxdump: Path, labels: Path
         work.log(f"{tool}: {labels / f'{tool}.tsv'} exists, not converted again")
         return
     (labels / "confidence").mkdir(parents=True, exist_ok=True)
-    work.step(f"labels.{tool}", [sys.executable, "-m", "taxometer_kd", "labels", tool, str(d / OUTPUTS[tool]),
-                                 "--fasta", str(fasta), "--taxdump", str(taxdump), "-o", str(labels / f"{tool}.tsv"),
-                                 "--confidence-out", str(labels / "confidence" / f"{tool}.tsv")], d)
+    work.step(
+        f"labels.{tool}",
+        [
+            sys.executable,
+            "-m",
+            "taxometer_kd",
+            "labels",
+            tool,
+            str(d / OUTPUTS[tool]),
+            "--fasta",
+            str(fasta),
+            "--taxdump",
+            str(taxdump),
+            "-o",
+            str(labels / f"{tool}.tsv"),
+            "--confidence-out",
+            str(labels / "confidence" / f"{tool}.tsv"),
+        ],
+        d,
+    )
 
 
 def read_taxonomy(taxdump: Path) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
@@ -263,7 +396,8 @@ def kraken2_to_lca(k2_out: Path, taxdump: Path, out: Path) -> None:
     with open(k2_out) as fh, open(str(out) + ".part", "w") as dst:
         for line in fh:
             f = line.rstrip("\n").split("\t")
-            taxid = re.search(r"\(taxid (\d+)\)\s*$", f[2]).group(1) if "(taxid" in f[2] else f[2]
+            m = re.search(r"\(taxid (\d+)\)\s*$", f[2])
+            taxid = m.group(1) if m else f[2]
             if taxid == "0":
                 dst.write(f"{f[1]}\t0\tno rank\tunclassified\t\t\t\t\t\n")
             else:
@@ -292,23 +426,35 @@ def compare(work_root: Path, data: Path, tools: list[str]) -> dict[str, dict]:
         col = 2 if tool == "centrifuge" else 1
         both = a.keys() & b.keys()
         taxid_diff = sorted(c for c in both if a[c].split("\t")[col] != b[c].split("\t")[col])
-        report[tool] = dict(rows_mine=len(a), rows_shared=len(b), identical_rows=sum(a[c] == b[c] for c in both),
-                            taxid_differs=len(taxid_diff), only_mine=len(a.keys() - b.keys()),
-                            only_shared=len(b.keys() - a.keys()), examples=[(a[c], b[c]) for c in taxid_diff[:5]])
+        report[tool] = dict(
+            rows_mine=len(a),
+            rows_shared=len(b),
+            identical_rows=sum(a[c] == b[c] for c in both),
+            taxid_differs=len(taxid_diff),
+            only_mine=len(a.keys() - b.keys()),
+            only_shared=len(b.keys() - a.keys()),
+            examples=[(a[c], b[c]) for c in taxid_diff[:5]],
+        )
     (work_root / "compare.json").write_text(json.dumps(report, indent=1) + "\n")
     return report
 
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m benchmarks.labellers", description=__doc__.split("\n\n")[0])
-    p.add_argument("--data", required=True, type=Path, help="data dir (reference_genomes.tsv, contigs.fna or build_contigs.py)")
+    p.add_argument(
+        "--data", required=True, type=Path, help="data dir (reference_genomes.tsv, contigs.fna or build_contigs.py)"
+    )
     p.add_argument("--work", required=True, type=Path, help="work dir, e.g. benchmarks/work/labellers/<case>")
     p.add_argument("--tools", default=",".join(TOOLS))
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--genomes", type=Path, default=SHARED / "genomes")
     p.add_argument("--taxdump", type=Path, default=SHARED / "taxdump")
-    p.add_argument("--labels", type=Path, help="also write Vamb taxonomy files here (taxometer-kd labels): "
-                   "LABELS/<tool>.tsv, LABELS/confidence/<tool>.tsv, LABELS/raw/*.gz")
+    p.add_argument(
+        "--labels",
+        type=Path,
+        help="also write Vamb taxonomy files here (taxometer-kd labels): "
+        "LABELS/<tool>.tsv, LABELS/confidence/<tool>.tsv, LABELS/raw/*.gz",
+    )
     p.add_argument("--compare", action="store_true", help="compare with DIR/labels/raw/*.gz (mock64's shared outputs)")
     args = p.parse_args(argv)
     tools = [t for t in args.tools.split(",") if t]

@@ -45,9 +45,22 @@ ROOT = Path(__file__).resolve().parents[1]
 GENOMES = ROOT.parent / "shared" / "data" / "genomes"
 STATUSES = ("in_reference", "novel_strain", "species_held_out")
 COMPLEMENT = str.maketrans("ACGTNacgtn", "TGCANtgcan")
-DEFAULTS = dict(samples=4, reference_species=2 / 3, presence=0.65, reference_presence=0.4, reference_depth=0.33,
-                depth_mean=0.7, depth_sd=1.7, length_median=5000.0, length_depth_exponent=0.35, length_sd=0.9,
-                min_length=2000, max_length=300_000, max_gap=390, depth_noise=0.22)
+DEFAULTS = dict(
+    samples=4,
+    reference_species=2 / 3,
+    presence=0.65,
+    reference_presence=0.4,
+    reference_depth=0.33,
+    depth_mean=0.7,
+    depth_sd=1.7,
+    length_median=5000.0,
+    length_depth_exponent=0.35,
+    length_sd=0.9,
+    min_length=2000,
+    max_length=300_000,
+    max_gap=390,
+    depth_noise=0.22,
+)
 
 
 def read_genomes(directory: Path) -> list[dict]:
@@ -86,7 +99,7 @@ def choose_reference(genomes: list[dict], fraction: float, rng: np.random.Genera
     kept: set[str] = set()
     for multi in (False, True):
         group = sorted(s for s, ids in by_species.items() if (len(ids) > 1) == multi)
-        n_keep = int(round(fraction * len(group)))
+        n_keep = round(fraction * len(group))
         kept.update(group[i] for i in rng.permutation(len(group))[:n_keep])
     status = {}
     for species in sorted(by_species):
@@ -144,7 +157,9 @@ def make_case(outdir: Path, seed: int, genomes_dir: Path = GENOMES, **overrides)
     counts: Counter = Counter()
     bp: Counter = Counter()
     digest = hashlib.sha256()
-    part = {name: outdir / f"{name}.part" for name in ("contigs.coords.tsv", "contigs.fna", "abundance.tsv", "truth.tsv")}
+    part = {
+        name: outdir / f"{name}.part" for name in ("contigs.coords.tsv", "contigs.fna", "abundance.tsv", "truth.tsv")
+    }
     fh = {name: open(path, "w") for name, path in part.items()}
     try:
         fh["contigs.coords.tsv"].write("contig\tgenome_id\trecord\tstart\tend\tstrand\n")
@@ -168,7 +183,7 @@ def make_case(outdir: Path, seed: int, genomes_dir: Path = GENOMES, **overrides)
                         piece = piece[::-1].translate(COMPLEMENT)
                     noise = np.exp(grng.normal(0.0, p["depth_noise"], size=p["samples"]))
                     depths = np.where(present, depth[gi] * noise, 0.0)
-                    text = f">{name}\n" + "\n".join(piece[i:i + 80] for i in range(0, len(piece), 80)) + "\n"
+                    text = f">{name}\n" + "\n".join(piece[i : i + 80] for i in range(0, len(piece), 80)) + "\n"
                     digest.update(text.encode())
                     fh["contigs.fna"].write(text)
                     fh["contigs.coords.tsv"].write(f"{name}\t{gid}\t{rec}\t{start}\t{end}\t{strand}\n")
@@ -189,15 +204,24 @@ def make_case(outdir: Path, seed: int, genomes_dir: Path = GENOMES, **overrides)
     total = sum(counts.values())
     species = {st: len({g["species"] for g in genomes if status[g["genome_id"]] == st}) for st in STATUSES}
     summary = dict(
-        seed=seed, parameters=p, genomes_dir=str(genomes_dir), n_contigs=total, bp=sum(bp.values()),
+        seed=seed,
+        parameters=p,
+        genomes_dir=str(genomes_dir),
+        n_contigs=total,
+        bp=sum(bp.values()),
         genomes={st: sum(v == st for v in status.values()) for st in STATUSES},
-        species=dict(total=len({g["species"] for g in genomes}), in_reference=species["in_reference"],
-                     held_out=species["species_held_out"]),
+        species=dict(
+            total=len({g["species"] for g in genomes}),
+            in_reference=species["in_reference"],
+            held_out=species["species_held_out"],
+        ),
         contigs={st: counts[st] for st in STATUSES},
         contig_share={st: round(counts[st] / max(1, total), 4) for st in STATUSES},
         bp_share={st: round(bp[st] / max(1, sum(bp.values())), 4) for st in STATUSES},
         genomes_per_sample=[int((depth[:, s] > 0).sum()) for s in range(p["samples"])],
-        sha256=digest.hexdigest(), seconds=round(time.time() - t0, 1))
+        sha256=digest.hexdigest(),
+        seconds=round(time.time() - t0, 1),
+    )
     (outdir / "case.json").write_text(json.dumps(summary, indent=1) + "\n")
     return summary
 
@@ -206,7 +230,9 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.make_case", description=__doc__.split("\n\n")[0])
     ap.add_argument("outdir", type=Path)
     ap.add_argument("--seed", type=int, required=True)
-    ap.add_argument("--genomes", type=Path, default=GENOMES, help="genomes.tsv and *.fna.gz (default ../shared/data/genomes)")
+    ap.add_argument(
+        "--genomes", type=Path, default=GENOMES, help="genomes.tsv and *.fna.gz (default ../shared/data/genomes)"
+    )
     for key, value in DEFAULTS.items():
         ap.add_argument("--" + key.replace("_", "-"), type=type(value), default=None, help=f"default {value:g}")
     args = ap.parse_args(argv)

@@ -22,7 +22,15 @@ TINY = dict(length_median=3000.0, min_length=1000, max_length=20000)
 
 def _lineage(species: str, sep: str) -> str:
     genus = species.split()[0]
-    parts = (("d", "Bacteria"), ("p", "Phy"), ("c", "Cla"), ("o", "Ord"), ("f", "Fam" + genus), ("g", genus), ("s", species))
+    parts = (
+        ("d", "Bacteria"),
+        ("p", "Phy"),
+        ("c", "Cla"),
+        ("o", "Ord"),
+        ("f", "Fam" + genus),
+        ("g", genus),
+        ("s", species),
+    )
     return ";".join(f"{rank}{sep}{name}" for rank, name in parts)
 
 
@@ -43,7 +51,7 @@ def genomes(tmp_path_factory) -> Path:
             gid = f"g{si}_{k}"
             with gzip.open(d / f"{gid}.fna.gz", "wt") as fh:
                 for r, text in enumerate(records):
-                    fh.write(f">{gid}|{r + 1}\n" + "\n".join(text[i:i + 70] for i in range(0, len(text), 70)) + "\n")
+                    fh.write(f">{gid}|{r + 1}\n" + "\n".join(text[i : i + 70] for i in range(0, len(text), 70)) + "\n")
             rows.append((gid, "test", f"{gid}.fna.gz", len(records), sum(map(len, records)), _lineage(species, "__")))
     with open(d / "genomes.tsv", "w") as fh:
         fh.write("genome_id\tsource\tfile\tn_records\tlength\tlineage\n")
@@ -82,8 +90,10 @@ def test_deterministic_for_a_seed(genomes, case, tmp_path):
 
 
 def test_files_and_columns(case):
-    heads = {name: open(case / name).readline().rstrip("\n").split("\t")
-             for name in ("contigs.coords.tsv", "abundance.tsv", "truth.tsv", "reference_genomes.tsv")}
+    heads = {
+        name: open(case / name).readline().rstrip("\n").split("\t")
+        for name in ("contigs.coords.tsv", "abundance.tsv", "truth.tsv", "reference_genomes.tsv")
+    }
     assert heads["contigs.coords.tsv"] == ["contig", "genome_id", "record", "start", "end", "strand"]
     assert heads["abundance.tsv"] == ["contigname", "S0", "S1", "S2", "S3"]
     assert heads["truth.tsv"] == ["contig", "genome_id", "length", "reference_status", "lineage"]
@@ -91,13 +101,23 @@ def test_files_and_columns(case):
     coords, truth, abundance = (_table(case / n) for n in ("contigs.coords.tsv", "truth.tsv", "abundance.tsv"))
     names = [r["contig"] for r in coords]
     assert 100 <= len(names) <= 1000
-    assert names == [r["contig"] for r in truth] == [r["contigname"] for r in abundance] == list(_fasta(case / "contigs.fna"))
+    assert (
+        names
+        == [r["contig"] for r in truth]
+        == [r["contigname"] for r in abundance]
+        == list(_fasta(case / "contigs.fna"))
+    )
     # per-sample numbering S{sample}C{n}, n = 1, 2, ...
     for s in {n.split("C")[0] for n in names}:
-        assert [n for n in names if n.startswith(s + "C")] == [f"{s}C{i}" for i in range(1, sum(n.startswith(s + "C") for n in names) + 1)]
+        assert [n for n in names if n.startswith(s + "C")] == [
+            f"{s}C{i}" for i in range(1, sum(n.startswith(s + "C") for n in names) + 1)
+        ]
     lengths = [int(r["length"]) for r in truth]
     assert min(lengths) >= TINY["min_length"] and max(lengths) <= TINY["max_length"]
-    assert all(r["lineage"].startswith("d_Bacteria;p_Phy;") and ";s_" in r["lineage"] and "__" not in r["lineage"] for r in truth)
+    assert all(
+        r["lineage"].startswith("d_Bacteria;p_Phy;") and ";s_" in r["lineage"] and "__" not in r["lineage"]
+        for r in truth
+    )
     # a contig has depth in its own sample
     assert all(float(r[r["contigname"].split("C")[0]]) > 0 for r in abundance)
     assert {r["strand"] for r in coords} == {"+", "-"}
@@ -130,7 +150,7 @@ def test_contigs_are_slices_of_the_genomes(genomes, case):
     records = {r["genome_id"]: make_case.read_records(genomes / r["file"]) for r in _table(genomes / "genomes.tsv")}
     fasta = _fasta(case / "contigs.fna")
     for row in _table(case / "contigs.coords.tsv"):
-        piece = records[row["genome_id"]][int(row["record"])][int(row["start"]):int(row["end"])]
+        piece = records[row["genome_id"]][int(row["record"])][int(row["start"]) : int(row["end"])]
         if row["strand"] == "-":
             piece = piece[::-1].translate(COMPLEMENT)
         assert fasta[row["contig"]] == piece, row["contig"]
@@ -145,8 +165,14 @@ def test_reference_status_consistent(case):
 
 def _taxdump(d: Path) -> Path:
     d.mkdir()
-    nodes = [("1", "1", "no rank", "root"), ("2", "1", "superkingdom", "Bacteria"), ("3", "2", "phylum", "Phy"),
-             ("4", "3", "genus", "Alpha"), ("5", "4", "species", "Alpha one"), ("6", "4", "species", "Alpha two")]
+    nodes = [
+        ("1", "1", "no rank", "root"),
+        ("2", "1", "superkingdom", "Bacteria"),
+        ("3", "2", "phylum", "Phy"),
+        ("4", "3", "genus", "Alpha"),
+        ("5", "4", "species", "Alpha one"),
+        ("6", "4", "species", "Alpha two"),
+    ]
     (d / "nodes.dmp").write_text("".join(f"{t}\t|\t{p}\t|\t{r}\t|\n" for t, p, r, _ in nodes))
     (d / "names.dmp").write_text("".join(f"{t}\t|\t{n}\t|\t\t|\tscientific name\t|\n" for t, _, _, n in nodes))
     return d
@@ -154,14 +180,17 @@ def _taxdump(d: Path) -> Path:
 
 def test_kraken2_output_in_lca_columns(tmp_path):
     taxdump = _taxdump(tmp_path / "taxdump")
-    (tmp_path / "k2.out").write_text("C\tS0C1\tAlpha one (taxid 5)\t3000\t5:10 0:2\n"
-                                     "C\tS0C2\tAlpha (taxid 4)\t2500\t4:3\n"
-                                     "U\tS0C3\tunclassified (taxid 0)\t2100\t0:20\n")
+    (tmp_path / "k2.out").write_text(
+        "C\tS0C1\tAlpha one (taxid 5)\t3000\t5:10 0:2\n"
+        "C\tS0C2\tAlpha (taxid 4)\t2500\t4:3\n"
+        "U\tS0C3\tunclassified (taxid 0)\t2100\t0:20\n"
+    )
     labellers.kraken2_to_lca(tmp_path / "k2.out", taxdump, tmp_path / "k2_lca.tsv")
     assert (tmp_path / "k2_lca.tsv").read_text().splitlines() == [
         "S0C1\t5\tspecies\tAlpha one\t\t\t\t\td_Bacteria;p_Phy;g_Alpha;s_Alpha one",
         "S0C2\t4\tgenus\tAlpha\t\t\t\t\td_Bacteria;p_Phy;g_Alpha",
-        "S0C3\t0\tno rank\tunclassified\t\t\t\t\t"]
+        "S0C3\t0\tno rank\tunclassified\t\t\t\t\t",
+    ]
 
 
 @pytest.mark.skipif(not (shutil.which("kraken2-build") and shutil.which("kraken2")), reason="kraken2 not installed")
@@ -177,7 +206,7 @@ def test_kraken2_round_trip(genomes, case, tmp_path):
     for r in rows:
         path: tuple = ()
         for rank, part in zip(ranks, r["lineage"].split(";")):
-            parent, path = ids[path], path + (part,)
+            parent, path = ids[path], (*path, part)
             if path not in ids:
                 ids[path] = len(ids) + 1
                 nodes.append(f"{ids[path]}\t|\t{parent}\t|\t{rank}\t|\n")
@@ -186,8 +215,22 @@ def test_kraken2_round_trip(genomes, case, tmp_path):
     (taxdump / "nodes.dmp").write_text("".join(nodes))
     (taxdump / "names.dmp").write_text("".join(names))
     (taxdump / "genome_taxid.tsv").write_text("".join(f"{r['genome_id']}\t{r['taxid']}\n" for r in rows))
-    labellers.main(["--data", str(case), "--work", str(tmp_path / "work"), "--tools", "kraken2", "--threads", "1",
-                    "--genomes", str(genomes), "--taxdump", str(taxdump)])
+    labellers.main(
+        [
+            "--data",
+            str(case),
+            "--work",
+            str(tmp_path / "work"),
+            "--tools",
+            "kraken2",
+            "--threads",
+            "1",
+            "--genomes",
+            str(genomes),
+            "--taxdump",
+            str(taxdump),
+        ]
+    )
     calls = {line.split("\t")[0]: line.rstrip("\n").split("\t") for line in open(tmp_path / "work/kraken2/k2_lca.tsv")}
     truth = _table(case / "truth.tsv")
     assert set(calls) == {r["contig"] for r in truth}
@@ -195,6 +238,20 @@ def test_kraken2_round_trip(genomes, case, tmp_path):
     correct = sum(calls[r["contig"]][8].endswith(r["lineage"].split(";")[-1]) for r in in_ref)
     assert correct >= 0.95 * len(in_ref)
     # resumable: a second run skips the finished steps
-    labellers.main(["--data", str(case), "--work", str(tmp_path / "work"), "--tools", "kraken2", "--threads", "1",
-                    "--genomes", str(genomes), "--taxdump", str(taxdump)])
+    labellers.main(
+        [
+            "--data",
+            str(case),
+            "--work",
+            str(tmp_path / "work"),
+            "--tools",
+            "kraken2",
+            "--threads",
+            "1",
+            "--genomes",
+            str(genomes),
+            "--taxdump",
+            str(taxdump),
+        ]
+    )
     assert "output exists, skipped" in (tmp_path / "work/labellers.log").read_text()

@@ -64,7 +64,6 @@ class Run:
     student: Any = None
     data: TrainData | None = None
     history: list[dict[str, float]] = field(default_factory=list)
-    confidence: np.ndarray | None = None
     holdout: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     @property
@@ -166,9 +165,7 @@ def labels(run: Run) -> None:
     if kd.label_confidence is not None:
         from taxometer_kd.labels.confidence import read_confidence
 
-        run.confidence = confidence = read_confidence(
-            kd.label_confidence, run.composition.metadata.identifiers, skip_unknown=True
-        )
+        confidence = read_confidence(kd.label_confidence, run.composition.metadata.identifiers, skip_unknown=True)
         changed = apply_confidence(space, confidence, kd.abstain, kd.abstain_weight)
         labelled = (space.targets != 0) & np.isfinite(confidence)
         median = float(np.median(confidence[labelled])) if labelled.any() else float("nan")
@@ -331,8 +328,7 @@ def calibrate(run: Run, logits: Callable[[torch.Tensor], torch.Tensor], what: st
         owner[space.n_real :] = np.asarray(space.parents)[space.n_real :]
         vamb_targets = owner[vamb_targets]
     labels = label_paths(vamb_targets, parents, depth, nodes.shape[1])
-    confidence = None if run.confidence is None else run.confidence[run.holdout]
-    calibration = fit_calibration(nodes, scores, labels, confidence)
+    calibration = fit_calibration(nodes, scores, labels)
     for line in calibration.describe():
         logger.info(f"\tScore calibration ({what}), {line}")
     return calibration

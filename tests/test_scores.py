@@ -54,14 +54,10 @@ def test_calibration_fit_by_hand():
     np.testing.assert_allclose(m(np.array([0.4, 0.8, 0.6])), [0.3125, 1.0, (0.25 + 0.8) / 2 / 0.8])
     # every contig of depth 1 is named: pi 1, g = 1
     np.testing.assert_allclose(cal.maps[1](np.array([0.9])), [1.0])
-    # a label that stops at the predicted taxon counts its confidence; one that stops above counts 0
-    conf = np.full(n, 0.5)
+    # a label that stops above depth 2 does not name its taxon: nobody names depth 2, no map
     stopped = labels.copy()
     stopped[:, 1] = -1
-    cal2 = fit_calibration(nodes, scores, stopped, conf)
-    assert 2 not in cal2.maps  # nobody names depth 2 at all: no map, raw scores stay
-    cal3 = fit_calibration(nodes[:, :1], scores[:, :1], labels[:, :1], conf)
-    assert cal3.maps[1].pi == pytest.approx(0.5)  # depth-1 labels stop there: weight = confidence
+    assert 2 not in fit_calibration(nodes, scores, stopped).maps
 
 
 def test_calibrated_scores_never_increase_down_a_path_and_cut_at_the_threshold():
@@ -71,25 +67,19 @@ def test_calibrated_scores_never_increase_down_a_path_and_cut_at_the_threshold()
             2: RankMap(np.array([0.0, 1.0]), np.array([0.0, 1.0]), 0.5, 100),
         }
     )
-    out = cal.apply(np.array([[0.7, 0.6], [0.3, 0.2]]))
-    np.testing.assert_allclose(out, [[0.7, 0.7], [0.3, 0.3]])  # depth 2 would be 1.0 and 0.4: capped
+    # depth 1: g = p; depth 2: g = 2p, but a child never above its parent, and a raw mass of
+    # at most 0.5 is never raised (0.45 would be 0.9)
+    out = cal.apply(np.array([[0.7, 0.6], [0.9, 0.45], [0.3, 0.2]]))
+    np.testing.assert_allclose(out, [[0.7, 0.7], [0.9, 0.45], [0.3, 0.2]])
     fh = io.StringIO()
     probs = np.array([[1.0, 0.7, 0.3, 0.2, 0.6, 0.3], [1.0, 0.3, 0.7, 0.1, 0.2, 0.7]])
-    format_calibrated_rows(
-        fh,
-        probs,
-        ["c1", "c2"],
-        NODES,
-        PARENTS,
-        node_depths(PARENTS),
-        0.5,
-        ScoreCalibration(
-            {
-                1: RankMap(np.array([0.0, 1.0]), np.array([0.0, 1.0]), 1.0, 9),
-                2: RankMap(np.array([0.0, 1.0]), np.array([0.0, 0.5]), 1.0, 9),
-            }
-        ),
+    identity_and_half = ScoreCalibration(
+        {
+            1: RankMap(np.array([0.0, 1.0]), np.array([0.0, 1.0]), 1.0, 9),
+            2: RankMap(np.array([0.0, 1.0]), np.array([0.0, 0.5]), 1.0, 9),
+        }
     )
+    format_calibrated_rows(fh, probs, ["c1", "c2"], NODES, PARENTS, node_depths(PARENTS), 0.5, identity_and_half)
     # c1: A 0.7, a2 0.6 -> 0.3 (cut); c2: B 0.7, b1 0.7 -> 0.35 (cut)
     assert fh.getvalue() == "c1\tA\t0.7\nc2\tB\t0.7\n"
 

@@ -1,33 +1,37 @@
 """Scores that mean what they say: the calibration of a run's scores, from its own labels.
 
-Taxometer's score of a taxon is the softmax mass under it. A distilled student's scores are
-compressed: they estimate how often the labeller *names* a taxon among a contig's
-neighbours (its cross-fitted teacher learns that, with abstentions counted double), not how
-often the taxon is right. A user who cuts at 0.8 or 0.95 then loses most correct labels.
+Taxometer's score of a taxon is the softmax mass under it. A distilled student's scores
+follow how often the labeller *names* a taxon among a contig's neighbours (its cross-fitted
+teacher learns that, with abstentions counted double), not how often the taxon is right:
+compressed after a short run or with unsure labels (a user who cuts at 0.8 or 0.95 loses
+most correct labels), over-confident where a contig's neighbours are many.
 
 The calibration maps, rank by rank (depth in the label tree), the score of the predicted
 taxon to the share of *held-out* contigs whose labeller names that taxon, relative to how
 often it names the taxon where the model is most sure:
 
 1. Before training, a random ``holdout`` share of the contigs is set aside: their labels
-   (and abstentions) are hidden from both networks, so their predictions are out of
-   sample: no memorised label inflates the fit.
+   are hidden from the student's loss, so its predictions for them are out of sample: no
+   memorised label inflates the fit. (The teacher keeps them; the logits a held-out contig
+   is distilled from never come from its own label: cross-fitting.)
 2. After training, for each rank ``d``, the predicted taxon is the argmax path's node at
-   ``d`` with score ``p``; a held-out contig "names" it with weight 1 if its label passes
-   through it, ``c`` (the labeller's confidence, ``--label-confidence``) if the label
-   stops at it, and 0 if the label says otherwise or stops above ``d``.
+   ``d`` with score ``p``; a held-out contig "names" it if its label passes through it, and
+   not if the label says otherwise or stops above ``d`` (unlabelled included).
 3. ``a_d(p)``: the isotonic (monotone) regression of "named" on ``p``; ``pi_d``: the named
    share among the top tenth of held-out scores, the labeller's naming rate where the model
-   is surest: the labeller's own random misses (unlabelled, truncated or wrong contigs of
-   a known taxon) that the compression comes from.
-4. The calibrated score is ``min(1, a_d(p) / pi_d)``, made non-increasing down the path
-   (a child never scores above its parent); the lineage is the argmax path down to the last
-   rank whose calibrated score is above the threshold (0.5).
+   is surest: the labeller's own misses there (unlabelled, truncated or wrongly labelled
+   contigs of a known taxon) are what the raw scores are compressed by.
+4. The calibrated score is ``min(1, a_d(p) / pi_d)``; a rank whose raw mass is at most one
+   half keeps at most that mass (other taxa, or "none of these", weigh at least as much:
+   it is not the model's prediction, and the calibration does not make it one); scores are
+   made non-increasing down the path (a child never scores above its parent); the lineage is
+   the argmax path down to the last rank whose calibrated score is above the threshold.
 
 What this cannot see is an error the labeller makes *consistently*, a novel species named
 as its nearest known relative on most of its contigs: there the labeller's agreement is
 what a known species would give. The labeller's confidence (``--label-confidence``) is
-what exposes those (step 2).
+what exposes those, in training: unsure labels teach abstention, and such contigs end with
+low raw scores.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ import numpy as np
 
 TOP_SHARE = 0.1  # the held-out contigs with the highest scores, where pi_d is measured
 MIN_FIT = 20  # fewer held-out contigs with a score at a rank: that rank keeps its raw scores
+MAJORITY = 0.5  # a rank with at most this raw mass is not the model's prediction: never raised
 
 
 def node_depths(parents: Sequence[int]) -> np.ndarray:
@@ -96,7 +101,9 @@ class ScoreCalibration:
         """Calibrated path scores (rows x depths), non-increasing down each path."""
         out = np.array(path_scores, dtype=np.float64, copy=True)
         for d, m in self.maps.items():
-            out[:, d - 1] = np.where(path_scores[:, d - 1] > 0, m(path_scores[:, d - 1]), 0.0)
+            p = path_scores[:, d - 1]
+            g = np.where(p > 0, m(p), 0.0)
+            out[:, d - 1] = np.where(p > MAJORITY, g, np.minimum(g, p))
         return np.minimum.accumulate(out, axis=1)
 
     def describe(self, points: Sequence[float] = (0.3, 0.5, 0.7, 0.9)) -> list[str]:
@@ -122,31 +129,22 @@ def label_paths(targets: np.ndarray, parents: Sequence[int], depth: np.ndarray, 
         node = np.where(live, parent_of[node], 0)
 
 
-def fit_calibration(
-    path_nodes: np.ndarray,
-    path_scores: np.ndarray,
-    labels: np.ndarray,
-    confidence: np.ndarray | None = None,
-) -> ScoreCalibration:
+def fit_calibration(path_nodes: np.ndarray, path_scores: np.ndarray, labels: np.ndarray) -> ScoreCalibration:
     """Fit the per-depth maps on held-out contigs (see the module docstring).
 
     ``path_nodes``/``path_scores``: their argmax paths; ``labels``: :func:`label_paths` of
-    their labels; ``confidence``: the labeller's confidence per contig (NaN: unknown = 1).
+    their labels.
     """
     from sklearn.isotonic import IsotonicRegression
 
-    n, max_depth = path_nodes.shape
-    conf = np.ones(n) if confidence is None else np.nan_to_num(np.asarray(confidence, dtype=np.float64), nan=1.0)
-    label_depth = (labels >= 0).sum(1)
+    max_depth = path_nodes.shape[1]
     calibration = ScoreCalibration()
     for d in range(1, max_depth + 1):
         has = path_nodes[:, d - 1] >= 0
         if has.sum() < MIN_FIT:
             continue
         p = path_scores[has, d - 1]
-        named = labels[has, d - 1] == path_nodes[has, d - 1]
-        weight = np.where(label_depth[has] == d, conf[has], 1.0)
-        y = np.where(named, weight, 0.0)
+        y = (labels[has, d - 1] == path_nodes[has, d - 1]).astype(np.float64)
         iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(p, y)
         top = p >= np.quantile(p, 1.0 - TOP_SHARE)
         pi = float(y[top].mean())

@@ -1,7 +1,8 @@
 """Benchmark of stock Taxometer against taxometer-kd on real genomes (``python -m benchmarks.run``).
 
 - :mod:`benchmarks.run`: the command (arguments and main);
-- :mod:`benchmarks.plan`: the data set, the methods, the runs and their commands;
+- :mod:`benchmarks.plan`: the data set (:mod:`benchmarks.plan_data`), the methods and the runs
+  (:mod:`benchmarks.plan_runs`) and their commands;
 - :mod:`benchmarks.execute`: running ``vamb taxometer`` for every labeller x method x seed
   (records, resuming, not-applicable runs, stage times from the logs);
 - :mod:`benchmarks.collect`: scoring the runs into results (JSON, CSV);

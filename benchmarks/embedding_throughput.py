@@ -46,253 +46,28 @@ Usage::
 (2-10 kb), with a float32 matmul "peak" of n=1024. Results go to
 ``benchmarks/results/embedding_throughput_<device>.json``. Target on an H100: the 500M
 shape at >= 40% of the measured bf16 peak.
+
+The shapes, contigs and FLOP accounting are :mod:`benchmarks.embedding_shapes`, the matmul peak
+and the timed model run :mod:`benchmarks.embedding_timing`; this module is the command.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import platform
-import re
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "plugins"))  # run from a checkout without installing, too
 sys.path.insert(0, str(ROOT))
 
-from taxometer_kd_plugins.genomeocean import WindowEmbedder, split_windows  # noqa: E402
-
-VOCAB = 4096
-BP_PER_TOKEN = 4.7
-PAD, UNK, CLS, SEP = 0, 1, 2, 3
-
-SHAPES = {
-    "100m": dict(
-        hidden_size=768,
-        num_hidden_layers=12,
-        num_attention_heads=12,
-        num_key_value_heads=4,
-        intermediate_size=3072,
-        max_position_embeddings=1024,
-    ),
-    "500m": dict(
-        hidden_size=1536,
-        num_hidden_layers=12,
-        num_attention_heads=12,
-        num_key_value_heads=4,
-        intermediate_size=8192,
-        max_position_embeddings=1024,
-    ),
-    "4b": dict(
-        hidden_size=3072,
-        num_hidden_layers=24,
-        num_attention_heads=24,
-        num_key_value_heads=8,
-        intermediate_size=16384,
-        max_position_embeddings=10240,
-    ),
-}
-DEFAULT_TOKENS = {"100m": 6_000_000, "500m": 3_000_000, "4b": 600_000}  # timed tokens per model
-
-
-def device_slug(device: torch.device) -> str:
-    if device.type != "cuda":
-        return "cpu"
-    return re.sub(r"[^a-z0-9]+", "-", torch.cuda.get_device_name(device).lower()).strip("-")
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def measure_peak(device: torch.device, dtype: torch.dtype, sizes, seconds: float = 1.0) -> dict:
-    """Best square-matmul throughput (TFLOP/s) over ``sizes``."""
-    best = {"tflops": 0.0}
-    for n in sizes:
-        a = torch.randn(n, n, device=device, dtype=dtype)
-        b = torch.randn(n, n, device=device, dtype=dtype)
-        c = torch.empty(n, n, device=device, dtype=dtype)
-        for _ in range(3):
-            torch.matmul(a, b, out=c)
-        _sync(device)
-        t = time.perf_counter()
-        torch.matmul(a, b, out=c)
-        _sync(device)
-        once = max(time.perf_counter() - t, 1e-6)
-        iters = max(3, int(seconds / once))
-        _sync(device)
-        t = time.perf_counter()
-        for _ in range(iters):
-            torch.matmul(a, b, out=c)
-        _sync(device)
-        dt = time.perf_counter() - t
-        tflops = 2 * n**3 * iters / dt / 1e12
-        if tflops > best["tflops"]:
-            best = {"tflops": tflops, "n": n, "iters": iters, "seconds": dt}
-        del a, b, c
-    return best
-
-
-def make_contigs(rng: np.random.Generator, total_tokens: int, min_bp: int, max_bp: int) -> list[np.ndarray]:
-    out, n = [], 0
-    while n < total_tokens:
-        bp = math.exp(rng.uniform(math.log(min_bp), math.log(max_bp)))
-        k = max(1, round(bp / BP_PER_TOKEN))
-        out.append(rng.integers(4, VOCAB, size=k, dtype=np.int64))
-        n += k
-    return out
-
-
-def matmul_params(cfg) -> int:
-    h, hq = cfg.hidden_size, cfg.num_attention_heads * cfg.head_dim
-    kv = cfg.num_key_value_heads * cfg.head_dim
-    return cfg.num_hidden_layers * (h * hq + 2 * h * kv + hq * h + 3 * h * cfg.intermediate_size)
-
-
-def model_flops(cfg, window_lengths: np.ndarray) -> tuple[float, float]:
-    """(matmul FLOPs, causal attention FLOPs) for windows of the given real lengths."""
-    tokens = float(window_lengths.sum())
-    hq = cfg.num_attention_heads * cfg.head_dim
-    attn = cfg.num_hidden_layers * 2.0 * hq * float((window_lengths.astype(np.float64) ** 2).sum())
-    return 2.0 * matmul_params(cfg) * tokens, attn
-
-
-def window_lengths(contigs, context: int) -> np.ndarray:
-    return np.array([length + 2 for c in contigs for _, length in split_windows(len(c), context - 2)])
-
-
-def bench_model(
-    name: str,
-    shape: dict,
-    *,
-    device,
-    dtype,
-    attn,
-    total_tokens,
-    batch_tokens,
-    seed,
-    layers=None,
-    min_bp=2_000,
-    max_bp=100_000,
-    mask_padding=True,
-) -> dict:
-    from transformers import MistralConfig, MistralModel
-
-    shape = dict(shape)
-    if layers:
-        shape["num_hidden_layers"] = layers
-    cfg = MistralConfig(
-        vocab_size=VOCAB,
-        sliding_window=None,
-        pad_token_id=PAD,
-        bos_token_id=CLS,
-        eos_token_id=SEP,
-        tie_word_embeddings=False,
-        **shape,
-    )
-    torch.manual_seed(seed)
-    try:
-        with torch.device(device):
-            model = MistralModel._from_config(cfg, dtype=dtype, attn_implementation=attn)
-    except (ImportError, ValueError) as exc:  # e.g. a flash_attn build that does not fit
-        if attn == "sdpa":
-            raise
-        print(f"{attn} unavailable ({exc}); using sdpa", flush=True)
-        with torch.device(device):
-            model = MistralModel._from_config(cfg, dtype=dtype, attn_implementation="sdpa")
-    model.requires_grad_(False)
-    model.eval()
-    context = cfg.max_position_embeddings
-    emb = WindowEmbedder(
-        model,
-        context=context,
-        layer=cfg.num_hidden_layers,
-        pooling="mean",
-        batch_tokens=batch_tokens,
-        cls_id=CLS,
-        sep_id=SEP,
-        pad_id=PAD,
-        device=device,
-        name=name,
-        log_seconds=1e9,
-        mask_padding=mask_padding,
-    )
-    rng = np.random.default_rng(seed)
-    sink = []
-
-    def emit(i, v):
-        sink.append(v)
-
-    # warm-up: a full-context window, a short one, and a padded batch
-    warm = [rng.integers(4, VOCAB, size=n, dtype=np.int64) for n in (3 * (context - 2), 300, 301, 1000)]
-    emb.embed(warm, emit)
-    _sync(device)
-
-    contigs = make_contigs(rng, total_tokens, min_bp, max_bp)
-    for key in emb.stats:
-        emb.stats[key] = 0
-    sink.clear()
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
-    _sync(device)
-    t = time.perf_counter()
-    emb.embed(contigs, emit)
-    _sync(device)
-    dt = time.perf_counter() - t
-    assert len(sink) == len(contigs) and all(np.isfinite(v).all() for v in sink)
-
-    wl = window_lengths(contigs, context)
-    assert int(wl.sum()) == emb.stats["tokens"]
-    mm, at = model_flops(cfg, wl)
-    result = {
-        "model": name,
-        "shape": {
-            k: getattr(cfg, k)
-            for k in (
-                "hidden_size",
-                "num_hidden_layers",
-                "num_attention_heads",
-                "num_key_value_heads",
-                "head_dim",
-                "intermediate_size",
-                "max_position_embeddings",
-                "vocab_size",
-            )
-        },
-        "parameters": int(sum(p.numel() for p in model.parameters())),
-        "matmul_parameters": matmul_params(cfg),
-        "dtype": str(dtype).replace("torch.", ""),
-        "attention": model.config._attn_implementation,
-        "batch_tokens": batch_tokens,
-        "mask_padding": mask_padding,
-        "contigs": len(contigs),
-        "contig_bp_range": [min_bp, max_bp],
-        "windows": emb.stats["windows"],
-        "batches": emb.stats["batches"],
-        "tokens": emb.stats["tokens"],
-        "padded_tokens": emb.stats["padded_tokens"],
-        "padding_overhead": emb.stats["padded_tokens"] / emb.stats["tokens"] - 1,
-        "seconds": dt,
-        "tokens_per_s": emb.stats["tokens"] / dt,
-        "bp_per_s_estimate": emb.stats["tokens"] / dt * BP_PER_TOKEN,
-        "contigs_per_s": len(contigs) / dt,
-        "matmul_tflop": mm / 1e12,
-        "attention_tflop": at / 1e12,
-        "achieved_tflops": (mm + at) / dt / 1e12,
-    }
-    if device.type == "cuda":
-        result["peak_memory_gib"] = torch.cuda.max_memory_allocated(device) / 2**30
-    del emb, model
-    if device.type == "cuda":
-        torch.cuda.empty_cache()
-    return result
+from benchmarks.embedding_shapes import BP_PER_TOKEN, DEFAULT_TOKENS, SHAPES  # noqa: E402
+from benchmarks.embedding_timing import bench_model, device_slug, measure_peak  # noqa: E402
 
 
 def main(argv=None) -> int:

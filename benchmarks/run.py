@@ -51,6 +51,7 @@ from benchmarks.plan import (
     STOCK,
     STOCK_WRAPPER,
     TEMPERATURES,
+    RunSpec,
     default_ablation_labeller,
     make_plan,
     prepare_dataset,
@@ -172,6 +173,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="score the finished runs and write the report without starting the others (listed as not run)",
     )
+    p.add_argument(
+        "--run-kinds",
+        help="start only the runs of these comma-separated kinds (stock, kd, kdconf, kdG); the others are "
+        "scored where their results exist and listed as not run otherwise, so a later call without it "
+        "adds them [all]",
+    )
     p.add_argument("--name", help="benchmark name [MODE-DATANAME]")
     p.add_argument("--out", type=Path, help="results dir [benchmarks/results/NAME]")
     p.add_argument(
@@ -187,9 +194,31 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+RUN_KINDS = ("stock", "kd", "kdconf", "kdG")
+
+
+def parse_run_kinds(text: str | None) -> set[str] | None:
+    """``--run-kinds``: None (every kind) or the set named; an unknown kind is an error."""
+    if text is None:
+        return None
+    kinds = {k.strip() for k in text.split(",") if k.strip()}
+    unknown = kinds - set(RUN_KINDS)
+    if unknown or not kinds:
+        raise SystemExit(
+            f"--run-kinds: unknown kind(s) {', '.join(sorted(unknown)) or '(none given)'}; use {', '.join(RUN_KINDS)}"
+        )
+    return kinds
+
+
+def starts(spec: RunSpec, kinds: set[str] | None) -> bool:
+    """Whether this invocation may start ``spec`` (a finished run is scored either way)."""
+    return kinds is None or spec.kind in kinds
+
+
 def main(argv: list[str] | None = None) -> int:
     began = time.time()
     args = parse_args(argv)
+    run_kinds = parse_run_kinds(args.run_kinds)
     from taxometer_kd import registry
 
     reg = registry.teachers()
@@ -288,12 +317,13 @@ def main(argv: list[str] | None = None) -> int:
     run_cfg = cfg | {"code": code_version()}
     for i, spec in enumerate(runs, 1):
         what = f"[{i}/{len(runs)}] {spec.labeller} {spec.run_id} seed {spec.seed}"
-        if args.report_only and not spec.result(work).is_file():
+        held = args.report_only or not starts(spec, run_kinds)
+        if held and not spec.result(work).is_file():
             rec = not_run_record(spec, work, not_applicable)
             records.append(rec)
+            why = "--report-only" if args.report_only else "--run-kinds"
             say(
-                f"{what}: "
-                + ("not run (--report-only)" if rec["status"] == "not_run" else f"not applicable ({rec['error']})")
+                f"{what}: " + (f"not run ({why})" if rec["status"] == "not_run" else f"not applicable ({rec['error']})")
             )
             continue
         rec = execute(spec, ds, run_cfg, work, not_applicable)
@@ -359,7 +389,8 @@ def main(argv: list[str] | None = None) -> int:
     not_run = sum(r["status"] == "not_run" for r in records)
     if not_run:
         say(
-            f"\n{not_run} of {len(records)} runs not run (--report-only): the tables hold fewer seeds or methods than planned"
+            f"\n{not_run} of {len(records)} runs not run (--report-only or --run-kinds): "
+            "the tables hold fewer seeds or methods than planned"
         )
     say(f"\nwrote {rel(out)}/report.md (+ results.json, *.csv, figures/) in {results['elapsed_s']:.0f} s")
     if failed:

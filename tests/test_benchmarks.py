@@ -684,3 +684,18 @@ def test_confidence_run_end_to_end(tmp_path):
     assert {r["run"]: r["status"] for r in res["runs"]}[f"kd-{teacher}-a0.3-T4-confidence"] == "ok"
     assert f"kdconf:{teacher}" in {s["method"] for s in res["summary"]}
     assert "taxometer-kd (" + teacher + ") + confidence" in (tmp_path / "out" / "report.md").read_text()
+
+
+def test_run_kinds_start_only_the_kinds_named():
+    from benchmarks import run as bench_run
+
+    stock = plan.RunSpec("mm", "stock", 1, "stock", (("stock", "results_taxometer.tsv"),))
+    kdconf = plan.RunSpec("mm", "kd-x-confidence", 1, "kdconf", (("kdconf:x", "results_taxometer.tsv"),), "x")
+    kinds = bench_run.parse_run_kinds("kd, kdconf")
+    assert kinds == {"kd", "kdconf"}
+    assert bench_run.starts(kdconf, kinds) and not bench_run.starts(stock, kinds)
+    assert bench_run.parse_run_kinds(None) is None and bench_run.starts(stock, None)
+    with pytest.raises(SystemExit, match="unknown kind.*teacher"):
+        bench_run.parse_run_kinds("kd,teacher")
+    with pytest.raises(SystemExit, match="none given"):
+        bench_run.parse_run_kinds(",")

@@ -12,7 +12,7 @@ FORMAT_NAMES = ("mmseqs2", "kraken2", "centrifuge", "metabuli", "taxid")
 
 _EPILOG = """\
 formats and the confidence each gives (in [0, 1]):
-  mmseqs2     easy-taxonomy _lca.tsv       support x assigned fragments / fragments
+  mmseqs2     easy-taxonomy _lca.tsv       support of the LCA vote (column 8)
   kraken2     --output [--use-names]       k-mers in the label's clade / k-mers looked up
   centrifuge  -k 1 classification output   hitLength / queryLength
   metabuli    classifications.tsv          score

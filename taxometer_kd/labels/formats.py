@@ -38,7 +38,7 @@ FORMATS: dict[str, LabelFormat] = {
             parse_mmseqs2,
             False,
             "MMseqs2 easy-taxonomy _lca.tsv",
-            "support x assigned fragments / fragments",
+            "support of the LCA vote (column 8)",
         ),
         LabelFormat(
             "kraken2",

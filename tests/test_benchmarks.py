@@ -695,7 +695,7 @@ def test_run_kinds_start_only_the_kinds_named():
     assert kinds == {"kd", "kdconf"}
     assert bench_run.starts(kdconf, kinds) and not bench_run.starts(stock, kinds)
     assert bench_run.parse_run_kinds(None) is None and bench_run.starts(stock, None)
-    with pytest.raises(SystemExit, match="unknown kind.*teacher"):
+    with pytest.raises(SystemExit, match=r"unknown kind.*teacher"):
         bench_run.parse_run_kinds("kd,teacher")
     with pytest.raises(SystemExit, match="none given"):
         bench_run.parse_run_kinds(",")

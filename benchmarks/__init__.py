@@ -1,6 +1,6 @@
 """Benchmark of stock Taxometer against taxometer-kd on real genomes (``python -m benchmarks.run``).
 
-- :mod:`benchmarks.run`: the command (arguments and main);
+- :mod:`benchmarks.run`: the command (main), its options in :mod:`benchmarks.run_args`;
 - :mod:`benchmarks.plan`: the data set (:mod:`benchmarks.plan_data`), the methods and the runs
   (:mod:`benchmarks.plan_runs`) and their commands;
 - :mod:`benchmarks.execute`: running ``vamb taxometer`` for every labeller x method x seed

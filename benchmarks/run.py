@@ -17,7 +17,8 @@ interrupted benchmark resumes. Then it scores everything (:mod:`benchmarks.colle
 :mod:`benchmarks.metrics`) and writes JSON, CSV, figures and ``report.md``
 (:mod:`benchmarks.report`) to ``benchmarks/results/<name>/``. Exit status 1 when a run failed.
 ``--report-only`` scores the finished runs without starting the others (the report lists
-them as not run): a partial report of a benchmark too long for one sitting.
+them as not run): a partial report of a benchmark too long for one sitting; ``--run-kinds``
+starts only some kinds of run, and a later call without it adds the others.
 
 This module is the command line only: the plan is :mod:`benchmarks.plan`, running and
 resuming :mod:`benchmarks.execute`, scoring :mod:`benchmarks.collect`.

@@ -54,7 +54,7 @@ def _names(text: str) -> list[str]:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="python -m benchmarks.run",
-        description=__doc__.split("\n\n")[0],
+        description="Benchmark: stock Taxometer against taxometer-kd, per initial labeller, over several seeds.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--mode", choices=sorted(MODES), default="quick", help="defaults for the options below [quick]")
@@ -111,7 +111,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--confidence",
         action=argparse.BooleanOptionalAction,
         default=True,
-        help="where the data has labels/<labeller>.confidence.tsv: also run taxometer-kd with "
+        help="where the data has labels/<labeller>.confidence.tsv or labels/confidence/<labeller>.tsv: "
+        "also run taxometer-kd with "
         "--label-confidence and score the labels with the species dropped below each --confidence-cuts [yes]",
     )
     p.add_argument(
@@ -127,7 +128,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument(
         "--run-kinds",
-        help="start only the runs of these comma-separated kinds (stock, kd, kdconf, kdG); the others are "
+        help="start only the runs of these comma-separated kinds (stock, kd: the main kd runs and the "
+        "alpha/temperature sweeps, kdconf, kdG); the others are "
         "scored where their results exist and listed as not run otherwise, so a later call without it "
         "adds them [all]",
     )

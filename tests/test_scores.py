@@ -71,6 +71,8 @@ def test_calibrated_scores_never_increase_down_a_path_and_cut_at_the_threshold()
     # at most 0.5 is never raised (0.45 would be 0.9)
     out = cal.apply(np.array([[0.7, 0.6], [0.9, 0.45], [0.3, 0.2]]))
     np.testing.assert_allclose(out, [[0.7, 0.7], [0.9, 0.45], [0.3, 0.2]])
+    # the log shows what apply() does: depth 2 maps 0.3 to 0.3 (not 0.6) and 0.7 to 1.0
+    assert cal.describe((0.3, 0.7))[1].endswith("0.3 -> 0.300, 0.7 -> 1.000")
     fh = io.StringIO()
     probs = np.array([[1.0, 0.7, 0.3, 0.2, 0.6, 0.3], [1.0, 0.3, 0.7, 0.1, 0.2, 0.7]])
     identity_and_half = ScoreCalibration(

@@ -101,17 +101,24 @@ class ScoreCalibration:
         """Calibrated path scores (rows x depths), non-increasing down each path."""
         out = np.array(path_scores, dtype=np.float64, copy=True)
         for d, m in self.maps.items():
-            p = path_scores[:, d - 1]
-            g = np.where(p > 0, m(p), 0.0)
-            out[:, d - 1] = np.where(p > MAJORITY, g, np.minimum(g, p))
+            out[:, d - 1] = _rank_scores(m, path_scores[:, d - 1])
         return np.minimum.accumulate(out, axis=1)
 
-    def describe(self, points: Sequence[float] = (0.3, 0.5, 0.7, 0.9)) -> list[str]:
+    def describe(self, points: Sequence[float] = (0.3, 0.5, 0.7, 0.9, 0.95)) -> list[str]:
+        """One log line per depth: its fit and what raw scores at ``points`` become there
+        (before the path makes them non-increasing)."""
         lines = []
         for d, m in sorted(self.maps.items()):
-            shown = ", ".join(f"{p:g} -> {float(m(np.array([p]))[0]):.3f}" for p in points)
+            mapped = _rank_scores(m, np.asarray(points, dtype=np.float64))
+            shown = ", ".join(f"{p:g} -> {g:.3f}" for p, g in zip(points, mapped))
             lines.append(f"depth {d}: {m.n} held-out contigs, naming rate at the top {m.pi:.3f}; {shown}")
         return lines
+
+
+def _rank_scores(m: RankMap, p: np.ndarray) -> np.ndarray:
+    """The calibrated scores of one rank: ``m(p)``, but a raw mass of at most one half is never raised."""
+    g = np.where(p > 0, m(p), 0.0)
+    return np.where(p > MAJORITY, g, np.minimum(g, p))
 
 
 def label_paths(targets: np.ndarray, parents: Sequence[int], depth: np.ndarray, max_depth: int) -> np.ndarray:

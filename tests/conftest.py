@@ -41,3 +41,20 @@ def _fresh_registry():
     plugins.reset()
     yield
     plugins.reset()
+
+
+@pytest.fixture(scope="session")
+def checkpoint(tmp_path_factory):
+    """A tiny GenomeOcean-like checkpoint (genomeocean_helpers.tiny_checkpoint) for the
+    test_genomeocean_* modules, made once per session."""
+    from genomeocean_helpers import tiny_checkpoint
+
+    return tiny_checkpoint(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def contigs():
+    """The test_genomeocean_* modules' contigs (genomeocean_helpers.contig_sequences)."""
+    from genomeocean_helpers import contig_sequences
+
+    return contig_sequences()

@@ -4,6 +4,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from labels_testdata import write_fasta, write_taxdump
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -58,3 +59,9 @@ def contigs():
     from genomeocean_helpers import contig_sequences
 
     return contig_sequences()
+
+
+@pytest.fixture()
+def env(tmp_path):
+    """For the test_labels_formats_* modules: a taxdump and a FASTA of contigs c1..c9 (labels_testdata)."""
+    return {"dir": tmp_path, "taxdump": write_taxdump(tmp_path / "taxdump"), "fasta": write_fasta(tmp_path / "c.fna")}

@@ -236,8 +236,8 @@ def write_report(results: dict[str, Any], out: Path) -> Path:
         add(f"Not applicable ({len(na)} runs): " + "; ".join(reasons) + "\n")
     if not_run:
         add(
-            f"**{len(not_run)} of {len(runs)} planned runs were not run** (`--report-only`): the tables and figures "
-            "hold only the finished ones (see the seeds column); rerun the command without `--report-only` to run "
+            f"**{len(not_run)} of {len(runs)} planned runs were not run** (`--report-only` or `--run-kinds`): the tables and figures "
+            "hold only the finished ones (see the seeds column); rerun the command without those options to run "
             "them. Not run:\n"
         )
         add(_not_run_lines(not_run) + "\n")

@@ -4,10 +4,13 @@
 #
 #   bash scripts/gpu_checks.sh [--wheels DIR] OUTDIR [STEP ...]
 #
-# Steps (default: env tests embed speed):
+# Steps (default: env cudatests embed speed tests):
 #   env      nvidia-smi, Python, torch, CUDA and the packages the project uses
-#   tests    the whole test suite on this machine (env has checked that CUDA is there, so the
-#            CUDA tests run: a "needs a CUDA GPU" skip in the summary is a failure to look at)
+#   cudatests  the tests that need a GPU, alone (tests whose name says cuda), so that they run
+#            even where the whole suite does not fit the time left
+#   tests    the whole test suite on this machine, in $TEST_WORKERS pytest-xdist workers
+#            (default 8), each with $TEST_THREADS threads (2); env has checked that CUDA is there, so the CUDA tests run: a "needs a
+#            CUDA GPU" skip in the summary is a failure to look at
 #   embed    benchmarks/embedding_throughput.py: 100M/500M/4B-shaped models, bf16, share of the
 #            measured bf16 matmul peak                     -> OUTDIR/embedding_throughput_cuda.json
 #   speed    benchmarks/training_speed.py --cuda, 100k and 1M contigs, stock Taxometer --cuda
@@ -17,12 +20,15 @@
 # Python: $PYTHON, else .venv/bin/python, else python3; it must have taxometer-kd installed
 # (scripts/setup.sh), or take --wheels DIR: for a machine that cannot download (an HPC GPU node,
 # say) whose Python already has torch with CUDA. DIR holds wheels of what that Python lacks
-# (numpy<2, vamb 5.0.4, vambcore, pycoverm, dadaptation, loguru, pyhmmer, pyrodigal, archspec,
+# (numpy<2 where it has no numpy, vamb 5.0.4, vambcore, pycoverm, dadaptation, loguru, pyhmmer, pyrodigal, archspec, taxopy,
 # and hatchling, editables, tomlkit, trove-classifiers, pathspec, pluggy, packaging to install
 # this checkout); they go into a venv over the system's packages, and the checkout is installed
 # there in editable mode. `bash scripts/offline_wheels.sh DIR 3.12` downloads them.
-# Every step logs to OUTDIR/<step>.log; a failed step does not stop the others; the exit status
-# says whether any failed.
+# Every step logs to OUTDIR/gpu_checks.log (one file: a borrowed machine may return only a few
+# files); a failed step does not stop the others; the exit status says whether any failed.
+# SPEED_EPOCHS (3) and SPEED_METHODS (stock,kd-head,kd-crossfit,student) shorten the speed steps.
+# GPU_CHECKS_DEADLINE=SECONDS (from the script's start) stops the step still running then
+# (SIGINT, then SIGKILL 15 s later), leaving time for the machine's own limit to return OUTDIR.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -30,7 +36,9 @@ WHEELS=
 if [ "${1:-}" = "--wheels" ]; then WHEELS=$(realpath "$2"); shift 2; fi
 if [ $# -lt 1 ]; then sed -n '2,25p' "$0"; exit 2; fi
 OUT=$(mkdir -p "$1" && realpath "$1"); shift
-STEPS=("$@"); [ ${#STEPS[@]} -eq 0 ] && STEPS=(env tests embed speed)
+STEPS=("$@"); [ ${#STEPS[@]} -eq 0 ] && STEPS=(env cudatests embed speed tests)
+LOG=$OUT/gpu_checks.log
+DEADLINE=${GPU_CHECKS_DEADLINE:-}
 export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1
 
 if [ -n "$WHEELS" ]; then
@@ -44,7 +52,14 @@ if [ -n "$WHEELS" ]; then
         purelib=$("$VENV/bin/python" -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")
         "$BASE" -c "import site; [print(f'import site; site.addsitedir({d!r})') for d in site.getsitepackages()]" \
             > "$purelib/_base_site_packages.pth" || exit 1
-        "$VENV/bin/python" -m pip install -q --no-index --no-deps --no-compile --ignore-installed "$WHEELS"/*.whl || exit 1
+        # the node's own numpy stays where it has one: its scipy and scikit-learn are built for it
+        # (a numpy 1.26 over a numpy-2 scipy fails at import); vamb runs on numpy 2 too
+        wheels=()
+        for w in "$WHEELS"/*.whl; do
+            case $(basename "$w") in numpy-*) "$BASE" -c "import numpy" 2>/dev/null && continue ;; esac
+            wheels+=("$w")
+        done
+        "$VENV/bin/python" -m pip install -q --no-index --no-deps --no-compile --ignore-installed "${wheels[@]}" || exit 1
         "$VENV/bin/python" -m pip install -q --no-index --no-deps --no-build-isolation -e "$ROOT" || exit 1
         touch "$VENV/.ready"
     fi
@@ -56,19 +71,26 @@ else PY=python3
 fi
 
 failed=()
-step() {  # step NAME COMMAND...: run, log to OUTDIR/NAME.log, remember a failure
+limited() {  # limited COMMAND...: run an executable, stopped at the deadline if one is set
+    if [ -z "$DEADLINE" ]; then "$@"; return; fi
+    local left=$((DEADLINE - SECONDS))
+    if [ "$left" -le 5 ]; then echo "deadline reached: not started"; return 124; fi
+    timeout -s INT -k 15 "$left" "$@"
+}
+
+step() {  # step NAME COMMAND...: run, log to OUTDIR/gpu_checks.log, remember a failure
     local name=$1; shift
-    echo "=== $name: $*" | tee "$OUT/$name.log"
+    echo "=== $name: $*" | tee -a "$LOG"
     local t0=$SECONDS
-    "$@" 2>&1 | tee -a "$OUT/$name.log"
+    "$@" 2>&1 | tee -a "$LOG"
     local rc=${PIPESTATUS[0]}
-    echo "=== $name: exit $rc after $((SECONDS - t0)) s" | tee -a "$OUT/$name.log"
+    echo "=== $name: exit $rc after $((SECONDS - t0)) s (at $SECONDS s)" | tee -a "$LOG"
     [ "$rc" -eq 0 ] || failed+=("$name")
 }
 
 speed() {  # speed SIZES JSON
-    "$PY" benchmarks/training_speed.py --cuda --sizes "$1" --epochs 3 \
-        --methods stock,kd-head,kd-crossfit,student --out "$OUT/$2"
+    limited "$PY" benchmarks/training_speed.py --cuda --sizes "$1" --epochs "${SPEED_EPOCHS:-3}" \
+        --methods "${SPEED_METHODS:-stock,kd-head,kd-crossfit,student}" --out "$OUT/$2"
 }
 
 env_check() {
@@ -89,13 +111,16 @@ PY
 
 for s in "${STEPS[@]}"; do
     case $s in
-        env) step env env_check ;;
-        tests) step tests "$PY" -m pytest -q -rs tests/ ;;
-        embed) step embed "$PY" benchmarks/embedding_throughput.py --out "$OUT/embedding_throughput_cuda.json" ;;
+        env) step env env_check
+             # without CUDA (or with a broken install) nothing after this means anything: stop
+             if [ "${failed[*]:-}" ]; then echo "gpu_checks: env failed; stopping" >&2; exit 1; fi ;;
+        cudatests) step cudatests limited "$PY" -m pytest -q -rs -p no:cacheprovider -k cuda tests/ ;;
+        tests) step tests limited env OMP_NUM_THREADS="${TEST_THREADS:-2}" "$PY" -m pytest -q -rs -p no:cacheprovider -n "${TEST_WORKERS:-8}" tests/ ;;
+        embed) step embed limited "$PY" benchmarks/embedding_throughput.py --out "$OUT/embedding_throughput_cuda.json" ;;
         speed) step speed speed 100000,1000000 training_speed_cuda.json ;;
         speed100k) step speed100k speed 100000 training_speed_cuda_100k.json ;;
         speed1m) step speed1m speed 1000000 training_speed_cuda_1m.json ;;
-        *) echo "unknown step '$s' (known: env tests embed speed speed100k speed1m)" >&2; failed+=("$s") ;;
+        *) echo "unknown step '$s' (known: env cudatests tests embed speed speed100k speed1m)" >&2; failed+=("$s") ;;
     esac
 done
 if [ ${#failed[@]} -gt 0 ]; then echo "gpu_checks: failed: ${failed[*]}" >&2; exit 1; fi

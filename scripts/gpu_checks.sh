@@ -9,8 +9,8 @@
 #   cudatests  the tests that need a GPU, alone (tests whose name says cuda), so that they run
 #            even where the whole suite does not fit the time left
 #   tests    the whole test suite on this machine, in $TEST_WORKERS pytest-xdist workers
-#            (default 8), each with $TEST_THREADS threads (2); env has checked that CUDA is there, so the CUDA tests run: a "needs a
-#            CUDA GPU" skip in the summary is a failure to look at
+#            (default 8), each with $TEST_THREADS threads (2); env has checked that CUDA is
+#            there, so a "needs a CUDA GPU" skip in the summary is a failure to look at
 #   embed    benchmarks/embedding_throughput.py: 100M/500M/4B-shaped models, bf16, share of the
 #            measured bf16 matmul peak                     -> OUTDIR/embedding_throughput_cuda.json
 #   speed    benchmarks/training_speed.py --cuda, 100k and 1M contigs, stock Taxometer --cuda
@@ -20,10 +20,11 @@
 # Python: $PYTHON, else .venv/bin/python, else python3; it must have taxometer-kd installed
 # (scripts/setup.sh), or take --wheels DIR: for a machine that cannot download (an HPC GPU node,
 # say) whose Python already has torch with CUDA. DIR holds wheels of what that Python lacks
-# (numpy<2 where it has no numpy, vamb 5.0.4, vambcore, pycoverm, dadaptation, loguru, pyhmmer, pyrodigal, archspec, taxopy,
-# and hatchling, editables, tomlkit, trove-classifiers, pathspec, pluggy, packaging to install
-# this checkout); they go into a venv over the system's packages, and the checkout is installed
-# there in editable mode. `bash scripts/offline_wheels.sh DIR 3.12` downloads them.
+# (numpy<2 where it has no numpy, vamb 5.0.4, vambcore, pycoverm, dadaptation, loguru, pyhmmer,
+# pyrodigal, archspec, taxopy, and hatchling, editables, tomlkit, trove-classifiers, pathspec,
+# pluggy, packaging to install this checkout); they go into a venv over the system's packages,
+# and the checkout is installed there in editable mode. `bash scripts/offline_wheels.sh DIR 3.12`
+# downloads them.
 # Every step logs to OUTDIR/gpu_checks.log (one file: a borrowed machine may return only a few
 # files); a failed step does not stop the others; the exit status says whether any failed.
 # SPEED_EPOCHS (3) and SPEED_METHODS (stock,kd-head,kd-crossfit,student) shorten the speed steps.
@@ -34,7 +35,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 WHEELS=
 if [ "${1:-}" = "--wheels" ]; then WHEELS=$(realpath "$2"); shift 2; fi
-if [ $# -lt 1 ]; then sed -n '2,25p' "$0"; exit 2; fi
+if [ $# -lt 1 ]; then sed -n '2,/^set -uo/p' "$0" | sed '$d'; exit 2; fi
 OUT=$(mkdir -p "$1" && realpath "$1"); shift
 STEPS=("$@"); [ ${#STEPS[@]} -eq 0 ] && STEPS=(env cudatests embed speed tests)
 LOG=$OUT/gpu_checks.log

@@ -37,6 +37,30 @@ def test_kmer_counts_by_hand():
     assert np.array_equal(kmer_counts(seq, 5, canon5, n5), kmer_counts(rc, 5, canon5, n5))
 
 
+def test_fourmer_counts_fast_path_equals_numpy():
+    """k = 4 goes through vambcore for IUPAC sequences: the same counts as the NumPy path,
+    lowercase, ambiguity codes, short and empty sequences included; other bytes fall back."""
+    from taxometer_kd_plugins.kmer import canonical_index, kmer_counts, kmer_counts_numpy
+
+    canon, n = canonical_index(4)
+    rng = np.random.default_rng(5)
+    alphabet = np.frombuffer(b"ACGTACGTACGTacgtNRYSWKMBDHVnryswkmbdhv", np.uint8)
+    for length in [0, 1, 3, 4, 5, 17, 300, 5000]:
+        for _ in range(5):
+            seq = rng.choice(alphabet, length).tobytes()
+            fast = kmer_counts(seq, 4, canon, n)
+            assert fast.dtype == np.float64 and fast.shape == (n,)
+            np.testing.assert_array_equal(fast, kmer_counts_numpy(seq, 4, canon, n))
+    # bytes outside IUPAC: the NumPy rules (a k-mer with one is skipped), not vambcore's
+    counts = kmer_counts(b"ACGT-ACGTX", 4, canon, n)
+    np.testing.assert_array_equal(counts, kmer_counts_numpy(b"ACGT-ACGTX", 4, canon, n))
+    assert counts.sum() == 2  # ACGT twice
+    # the counts of a plain sequence, by hand: ACGTA -> ACGT, CGTA (= TACG's reverse complement)
+    counts = kmer_counts(b"ACGTA", 4, canon, n)
+    acgt, cgta = canon[0b00011011], canon[0b01101100]
+    assert counts.sum() == 2 and counts[acgt] == 1 and counts[cgta] == 1
+
+
 def test_abstain_leaves_by_hand():
     nodes = ["root", "A", "B", "a1", "a2", "b1"]
     parents = [-1, 0, 0, 1, 1, 2]

@@ -40,8 +40,28 @@ def canonical_index(k: int) -> tuple[np.ndarray, int]:
     return index.astype(np.int64), len(uniq)
 
 
+# vambcore (Vamb's own Rust 4-mer counter) gives the same counts as the NumPy path below for
+# sequences of IUPAC letters, in either case (tested); other bytes take the NumPy path
+_IUPAC = b"ACGTNRYSWKMBDHVacgtnryswkmbdhv"
+
+
 def kmer_counts(seq: bytes, k: int, canon: np.ndarray, n_canon: int) -> np.ndarray:
     """Canonical k-mer counts of one sequence; k-mers with a non-ACGT base are skipped."""
+    if k == 4 and not bytes(seq).translate(None, _IUPAC):
+        return _fourmer_counts_vambcore(seq, canon, n_canon)
+    return kmer_counts_numpy(seq, k, canon, n_canon)
+
+
+def _fourmer_counts_vambcore(seq: bytes, canon: np.ndarray, n_canon: int) -> np.ndarray:
+    import vambcore
+
+    counts = np.zeros(256, dtype=np.uint32)
+    vambcore.kmercounts(counts, seq if isinstance(seq, bytearray) else bytearray(seq))
+    return np.bincount(canon, weights=counts, minlength=n_canon)
+
+
+def kmer_counts_numpy(seq: bytes, k: int, canon: np.ndarray, n_canon: int) -> np.ndarray:
+    """:func:`kmer_counts` for any k and any bytes (non-ACGT bytes break k-mers)."""
     codes = encode_dna(seq).astype(np.int64)
     n = len(codes) - k + 1
     if n <= 0:

@@ -26,6 +26,19 @@ def run_cmd(args, env=None, check=False, timeout=600, **kw):
     return proc
 
 
+def vamb_inputs(data, fasta=None, abundance=None, taxonomy=None) -> list[str]:
+    """`vamb taxometer`'s input arguments for a data set made by the project (tiny_data, say);
+    each file can be replaced."""
+    return [
+        "--fasta",
+        str(fasta or data["fasta"]),
+        "--abundance_tsv",
+        str(abundance or data["abundance"]),
+        "--taxonomy",
+        str(taxonomy or data["taxonomy"]),
+    ]
+
+
 @pytest.fixture(scope="session")
 def tiny_data(tmp_path_factory):
     """A synthetic metagenome made by the project (no ../shared needed)."""

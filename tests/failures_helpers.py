@@ -1,7 +1,7 @@
 """Shared by the test_failures_* modules: run ``vamb taxometer`` on the tiny data, expect one clear
 error, check that a failed run cleaned up, and edit a depth in the abundance table."""
 
-from conftest import run_cmd
+from conftest import run_cmd, vamb_inputs
 from test_e2e import EPOCHS
 
 
@@ -11,12 +11,7 @@ def vamb_run(data, out, *extra, fasta=None, abundance=None, taxonomy=None, epoch
         "taxometer",
         "--outdir",
         str(out),
-        "--fasta",
-        str(fasta or data["fasta"]),
-        "--abundance_tsv",
-        str(abundance or data["abundance"]),
-        "--taxonomy",
-        str(taxonomy or data["taxonomy"]),
+        *vamb_inputs(data, fasta=fasta, abundance=abundance, taxonomy=taxonomy),
         *epochs,
         *extra,
     ]

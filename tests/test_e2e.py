@@ -5,24 +5,13 @@ import shutil
 from itertools import pairwise
 
 import pytest
-from conftest import run_cmd
+from conftest import run_cmd, vamb_inputs
 
 EPOCHS = ["-pe", "2", "-pt", "128", "-p", "1", "--seed", "5"]
 
 
 def taxometer(data, outdir, *extra, cmd=("vamb", "taxometer"), inputs=None):
-    inputs = (
-        inputs
-        if inputs is not None
-        else [
-            "--fasta",
-            str(data["fasta"]),
-            "--abundance_tsv",
-            str(data["abundance"]),
-            "--taxonomy",
-            str(data["taxonomy"]),
-        ]
-    )
+    inputs = inputs if inputs is not None else vamb_inputs(data)
     return run_cmd([*cmd, "--outdir", str(outdir), *inputs, *EPOCHS, *extra])
 
 
@@ -239,14 +228,7 @@ def test_malformed_taxonomy_on_the_command_line(tiny_data, tmp_path):
     rows = open(tiny_data["taxonomy"]).read().splitlines()
     rows[4] = rows[3]
     bad.write_text("\n".join(rows) + "\n")
-    inputs = [
-        "--fasta",
-        str(tiny_data["fasta"]),
-        "--abundance_tsv",
-        str(tiny_data["abundance"]),
-        "--taxonomy",
-        str(bad),
-    ]
+    inputs = vamb_inputs(tiny_data, taxonomy=bad)
     proc = taxometer(tiny_data, tmp_path / "o", "--teacher", "cnn", inputs=inputs)
     assert proc.returncode == 2
     assert f"{bad}, line 5: contig {rows[3].split(chr(9))[0]!r} already given on line 4" in proc.stderr

@@ -13,7 +13,7 @@ import subprocess
 import time
 
 import pytest
-from conftest import BIN, run_cmd
+from conftest import BIN, run_cmd, vamb_inputs
 from failures_helpers import _edit_depth, assert_cleaned_up, one_error, vamb_run
 
 # ----------------------------------------------------------------------------- 5. python -m vamb
@@ -67,12 +67,7 @@ def test_interrupted_run_cleans_up(tiny_data, tmp_path, sig, code):
         "taxometer",
         "--outdir",
         str(out),
-        "--fasta",
-        str(tiny_data["fasta"]),
-        "--abundance_tsv",
-        str(tiny_data["abundance"]),
-        "--taxonomy",
-        str(tiny_data["taxonomy"]),
+        *vamb_inputs(tiny_data),
         "-pe",
         "500",
         "-pt",

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 import vamb
-from conftest import run_cmd
+from conftest import run_cmd, vamb_inputs
 from test_e2e import EPOCHS
 
 from taxometer_kd.training.label_space import LabelSpace, add_abstain_leaves, apply_confidence
@@ -86,12 +86,7 @@ def _run(data, out, *extra):
             "taxometer",
             "--outdir",
             str(out),
-            "--fasta",
-            str(data["fasta"]),
-            "--abundance_tsv",
-            str(data["abundance"]),
-            "--taxonomy",
-            str(data["taxonomy"]),
+            *vamb_inputs(data),
             *EPOCHS,
             "--teacher",
             "default",
@@ -145,12 +140,7 @@ def test_confidence_file_errors_are_one_line(tiny_data, tmp_path):
             "taxometer",
             "--outdir",
             str(tmp_path / "o"),
-            "--fasta",
-            str(tiny_data["fasta"]),
-            "--abundance_tsv",
-            str(tiny_data["abundance"]),
-            "--taxonomy",
-            str(tiny_data["taxonomy"]),
+            *vamb_inputs(tiny_data),
             *EPOCHS,
             "--teacher",
             "default",
@@ -166,12 +156,7 @@ def test_confidence_file_errors_are_one_line(tiny_data, tmp_path):
             "taxometer",
             "--outdir",
             str(tmp_path / "o2"),
-            "--fasta",
-            str(tiny_data["fasta"]),
-            "--abundance_tsv",
-            str(tiny_data["abundance"]),
-            "--taxonomy",
-            str(tiny_data["taxonomy"]),
+            *vamb_inputs(tiny_data),
             "--label-confidence",
             str(bad),
         ]

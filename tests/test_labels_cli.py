@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ROOT, run_cmd
+from conftest import ROOT, run_cmd, vamb_inputs
 from labels_testdata import read_conf, tsv
 
 from taxometer_kd.cli import main
@@ -94,12 +94,7 @@ def test_taxid_table_through_the_cli_and_stock_vamb_taxometer(tiny_data, tmp_pat
             "taxometer",
             "--outdir",
             str(out),
-            "--fasta",
-            str(tiny_data["fasta"]),
-            "--abundance_tsv",
-            str(tiny_data["abundance"]),
-            "--taxonomy",
-            str(tmp_path / "labels.tsv"),
+            *vamb_inputs(tiny_data, taxonomy=tmp_path / "labels.tsv"),
             "-pe",
             "1",
             "-pt",

@@ -7,7 +7,7 @@ import types
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, run_cmd
+from conftest import ROOT, run_cmd, vamb_inputs
 from test_e2e import check_results_file, fasta_names
 
 import taxometer_kd
@@ -143,12 +143,7 @@ def test_third_party_teacher_through_an_entry_point_runs(tiny_data, tmp_path):
             "taxometer",
             "--outdir",
             str(out),
-            "--fasta",
-            str(tiny_data["fasta"]),
-            "--abundance_tsv",
-            str(tiny_data["abundance"]),
-            "--taxonomy",
-            str(tiny_data["taxonomy"]),
+            *vamb_inputs(tiny_data),
             "-pe",
             "2",
             "-pt",

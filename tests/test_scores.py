@@ -4,7 +4,7 @@ import io
 
 import numpy as np
 import pytest
-from conftest import run_cmd
+from conftest import run_cmd, vamb_inputs
 from test_e2e import EPOCHS, check_results_file, fasta_names
 
 from taxometer_kd.training.predict import format_calibrated_rows
@@ -121,12 +121,7 @@ def test_with_right_labels_the_scores_of_correct_contigs_rise_above_095(tmp_path
                 "taxometer",
                 "--outdir",
                 str(out),
-                "--fasta",
-                str(data["fasta"]),
-                "--abundance_tsv",
-                str(data["abundance"]),
-                "--taxonomy",
-                str(perfect),
+                *vamb_inputs(data, taxonomy=perfect),
                 "-pe",
                 "20",
                 "-pt",
@@ -159,12 +154,7 @@ def test_calibration_holdout_range(tiny_data, tmp_path):
             "taxometer",
             "--outdir",
             str(tmp_path / "o"),
-            "--fasta",
-            str(tiny_data["fasta"]),
-            "--abundance_tsv",
-            str(tiny_data["abundance"]),
-            "--taxonomy",
-            str(tiny_data["taxonomy"]),
+            *vamb_inputs(tiny_data),
             *EPOCHS,
             "--teacher",
             "default",

@@ -4,7 +4,7 @@ import os
 import subprocess
 
 import pytest
-from conftest import BIN, run_cmd
+from conftest import BIN, run_cmd, vamb_inputs
 
 KD_FLAGS = ["--teacher", "--alpha A", "--temperature", "--teacher-option", "--teacher-cache", "Knowledge distillation"]
 
@@ -94,12 +94,7 @@ def _run_taxometer(data, outdir, *extra, disable=False, seed=7):
         "taxometer",
         "--outdir",
         str(outdir),
-        "--fasta",
-        str(data["fasta"]),
-        "--abundance_tsv",
-        str(data["abundance"]),
-        "--taxonomy",
-        str(data["taxonomy"]),
+        *vamb_inputs(data),
         "-pe",
         "3",
         "-pt",

@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
+import vambcore
 from loguru import logger
 
 from taxometer_kd import (
@@ -53,8 +54,6 @@ def kmer_counts(seq: bytes, k: int, canon: np.ndarray, n_canon: int) -> np.ndarr
 
 
 def _fourmer_counts_vambcore(seq: bytes, canon: np.ndarray, n_canon: int) -> np.ndarray:
-    import vambcore
-
     counts = np.zeros(256, dtype=np.uint32)
     vambcore.kmercounts(counts, seq if isinstance(seq, bytearray) else bytearray(seq))
     return np.bincount(canon, weights=counts, minlength=n_canon)

@@ -91,6 +91,8 @@ def build_command(spec: RunSpec, ds: Dataset, cfg: dict[str, Any], outdir: Path)
     exe = str(vamb) if vamb.exists() else (shutil.which("vamb") or "vamb")
     assert spec.teacher is not None  # every run but stock has one
     args += ["--teacher", spec.teacher]
+    for option in cfg.get("teacher_options") or ():
+        args += ["--teacher-option", option]
     if spec.kind == "kdG":
         args += ["--student-input", "embedding", "--alpha", "1"]
     else:

@@ -96,7 +96,9 @@ def write_report(results: dict[str, Any], out: Path) -> Path:
     )
     add(
         f"- Teachers: {', '.join(cfg['teachers'])} (main: {cfg['main_teacher']}); taxometer-kd runs with "
-        f"`--alpha {cfg['alpha']:g} --temperature {cfg['temperature']:g}`; Taxometer_G = "
+        f"`--alpha {cfg['alpha']:g} --temperature {cfg['temperature']:g}"
+        + "".join(f" --teacher-option {o}" for o in cfg.get("teacher_options") or ())
+        + "`; Taxometer_G = "
         "`--student-input embedding --alpha 1` (teacher embeddings replace TNF, no distillation)"
         + (
             ": **not applicable** to " + ", ".join(sorted({r["teacher"] for r in na})) + " (no per-contig embeddings)."

@@ -113,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
         "threads": args.threads,
         "cuda": args.cuda,
         "min_length": ds.min_length,
+        # absent (None) rather than [] when not given, so work dirs made before the option still resume
+        "teacher_options": args.teacher_option or None,
     }
     cfg_path = work / "settings.json"
     if cfg_path.is_file():

@@ -40,7 +40,7 @@ MODES: dict[str, dict[str, Any]] = {
 }
 CONFIDENCE_CUTS = ",".join(f"{c:g}" for c in confidence.CUTS)
 # settings a work dir's finished runs depend on: a resumed benchmark must use the same ones
-RUN_SETTINGS = ("data", "subset", "epochs", "batch_size", "threads", "cuda", "min_length")
+RUN_SETTINGS = ("data", "subset", "epochs", "batch_size", "threads", "cuda", "min_length", "teacher_options")
 
 
 def _floats(text: str) -> list[float]:
@@ -81,6 +81,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--threads", type=int, help="-p and OMP_NUM_THREADS of every run [quick: 1; full: 2, Vamb's default]"
     )
     p.add_argument("--cuda", action="store_true", help="pass --cuda to every run")
+    p.add_argument(
+        "--teacher-option",
+        action="append",
+        metavar="KEY=VALUE",
+        help="pass --teacher-option KEY=VALUE to every run with a teacher (repeatable; a work dir's runs all "
+        "share the same ones, so use another --name to compare, e.g. train-heads=9) [none]",
+    )
     p.add_argument("--alpha", type=float, default=MAIN_ALPHA, help=f"alpha of the main runs [{MAIN_ALPHA}]")
     p.add_argument(
         "--temperature",

@@ -22,6 +22,12 @@ prediction (and writing) and exit. Epoch times come from the 'Epoch: k' lines; t
 epoch holds one-off set-up, so the steady epoch time is the mean of the others, and the run
 at Vamb's 100 epochs is extrapolated as ``wall + (100 - EPOCHS) x steady epoch``.
 
+With ``--repeat R`` each method runs R times per size, interleaved (stock kd, kd stock,
+stock kd, ...: a drift of the machine's speed falls on both alike); the kd/stock ratios are
+taken per repeat, from runs that ran next to each other, and their median is reported.
+Before each run the cores something else keeps busy are sampled from /proc/stat for 3 s
+(a warning above 0.25; the load average would still remember the previous run's tail).
+
 Results go to ``benchmarks/results/scale_cpu.json`` (written atomically after every run, so
 an interrupted benchmark keeps what it finished) and a Markdown table is printed. A run
 with an ``ok`` record of the same settings is not redone unless ``--force``.
@@ -32,12 +38,14 @@ results, the report and the command line.
 
     python -m benchmarks.scale                               # 250k, 1M, 2M contigs, 20 samples
     python -m benchmarks.scale --sizes 20k --methods stock,kd --dry-run
+    python -m benchmarks.scale --sizes 1M --repeat 2 --force   # paired runs for the epoch ratio
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -56,6 +64,7 @@ from benchmarks.scale_runs import (
     make_catalogue,
     parse_size,
     run_config,
+    run_key,
     run_one,
     say,
     size_label,
@@ -70,11 +79,7 @@ METHODS = ("stock", "kd")
 # ----------------------------------------------------------------------------- results
 
 
-def ratios(runs: dict[str, dict[str, Any]], label: str) -> dict[str, Any] | None:
-    s, k = runs.get(f"{label}/stock"), runs.get(f"{label}/kd")
-    if not (s and k and s.get("status") == k.get("status") == "ok"):
-        return None
-
+def _pair_ratios(s: dict[str, Any], k: dict[str, Any]) -> dict[str, float | None]:
     def r(key: str) -> float | None:
         a, b = k.get(key), s.get(key)
         return round(a / b, 3) if a and b else None
@@ -85,6 +90,25 @@ def ratios(runs: dict[str, dict[str, Any]], label: str) -> dict[str, Any] | None
         "wall": r("wall_s"),
         "extrapolated_100": r("extrapolated_100_s"),
     }
+
+
+def ratios(runs: dict[str, dict[str, Any]], label: str) -> dict[str, Any] | None:
+    """kd/stock at one size: per repeat (the stock and kd runs of repeat r ran next to each
+    other), and the median over the repeats (the headline numbers)."""
+    pairs = []
+    for rep in sorted({r.get("repeat", 1) for r in runs.values() if r.get("label") == label}):
+        s, k = runs.get(run_key(label, "stock", rep)), runs.get(run_key(label, "kd", rep))
+        if s and k and s.get("status") == k.get("status") == "ok":
+            pairs.append({"repeat": rep} | _pair_ratios(s, k))
+    if not pairs:
+        return None
+    out: dict[str, Any] = {}
+    for key in ("peak_rss", "epoch", "wall", "extrapolated_100"):
+        values = [p[key] for p in pairs if p[key] is not None]
+        out[key] = round(statistics.median(values), 3) if values else None
+    if len(pairs) > 1:
+        out["pairs"] = pairs
+    return out
 
 
 def _gib(mib: float | None) -> str:
@@ -100,7 +124,8 @@ def _secs(s: float | None) -> str:
 def markdown(result: dict[str, Any]) -> str:
     runs = result["runs"]
     order = sorted(
-        runs.values(), key=lambda r: (r["size"], METHODS.index(r["method"]) if r["method"] in METHODS else 9)
+        runs.values(),
+        key=lambda r: (r["size"], r.get("repeat", 1), METHODS.index(r["method"]) if r["method"] in METHODS else 9),
     )
     head = ["contigs", "method", "wall (pe E)", *STAGES[:-1], "epoch 1 / steady", "peak RSS", "100 epochs (extrap.)"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -112,7 +137,8 @@ def markdown(result: dict[str, Any]) -> str:
             )
             continue
         st = rec["stages"]
-        cells = [f"{rec['size']:,}", rec["method"], f"{_secs(rec['wall_s'])} (pe {rec['config']['epochs']})"]
+        method = rec["method"] + (f" (repeat {rec['repeat']})" if rec.get("repeat", 1) > 1 else "")
+        cells = [f"{rec['size']:,}", method, f"{_secs(rec['wall_s'])} (pe {rec['config']['epochs']})"]
         cells += [f"{_secs(st[s]['s'])}, {_gib(st[s]['peak_rss_mib'])}" if s in st else "—" for s in STAGES[:-1]]
         cells += [
             f"{_secs(rec.get('first_epoch_s'))} / {_secs(rec.get('epoch_s'))}",
@@ -124,11 +150,14 @@ def markdown(result: dict[str, Any]) -> str:
     if rows:
         lines += [
             "",
-            "| contigs | kd/stock peak RSS | epoch | whole run (pe E) | whole run at 100 epochs |",
-            "|---|---|---|---|---|",
+            "| contigs | kd/stock peak RSS | epoch | whole run (pe E) | whole run at 100 epochs | epoch per repeat |",
+            "|---|---|---|---|---|---|",
         ]
         for label, r in sorted(rows, key=lambda x: parse_size(x[0])):
-            lines.append(f"| {label} | {r['peak_rss']} | {r['epoch']} | {r['wall']} | {r['extrapolated_100']} |")
+            each = ", ".join(str(p["epoch"]) for p in r.get("pairs", [])) or "—"
+            lines.append(
+                f"| {label} | {r['peak_rss']} | {r['epoch']} | {r['wall']} | {r['extrapolated_100']} | {each} |"
+            )
     return "\n".join(lines)
 
 
@@ -153,9 +182,15 @@ def save(path: Path, result: dict[str, Any], args: argparse.Namespace) -> None:
     write_json(path, result)
 
 
-def done(result: dict[str, Any], n: int, method: str, args: argparse.Namespace) -> bool:
-    rec = result["runs"].get(f"{size_label(n)}/{method}")
+def done(result: dict[str, Any], n: int, method: str, args: argparse.Namespace, repeat: int = 1) -> bool:
+    rec = result["runs"].get(run_key(size_label(n), method, repeat))
     return bool(rec) and rec.get("status") == "ok" and rec.get("config") == run_config(args, method)
+
+
+def schedule(methods: list[str], repeats: int) -> list[tuple[int, str]]:
+    """(repeat, method) in run order: A B, B A, A B, ... so that a drift of the machine's
+    speed over the hour falls on both methods alike."""
+    return [(r, m) for r in range(1, repeats + 1) for m in (methods if r % 2 else methods[::-1])]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -166,6 +201,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--samples", type=int, default=20, help="samples of the catalogues (default 20)")
     parser.add_argument("--epochs", type=int, default=2, help="-pe of every run (default 2)")
     parser.add_argument("--methods", default="stock,kd", help="stock, kd or both (default stock,kd)")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="run each method this many times per size, interleaved (stock kd, kd stock, ...); the kd/stock "
+        "ratios are the median over the repeats (default 1)",
+    )
     parser.add_argument("--threads", type=int, default=2, help="-p and OMP_NUM_THREADS (default 2)")
     parser.add_argument("--seed", type=int, default=1, help="--seed of the runs (stock: torch.manual_seed) (default 1)")
     parser.add_argument("--data-seed", type=int, default=1, help="seed of the catalogues (default 1)")
@@ -186,8 +228,8 @@ def main(argv: list[str] | None = None) -> int:
     bad = [m for m in methods if m not in METHODS]
     if bad or not methods:
         parser.error(f"--methods: unknown {', '.join(bad) or '(none given)'}; choose from {', '.join(METHODS)}")
-    if not sizes or args.samples < 1 or args.epochs < 1 or args.threads < 1 or args.interval <= 0:
-        parser.error("--sizes, --samples, --epochs, --threads and --interval must be positive")
+    if not sizes or min(args.samples, args.epochs, args.threads, args.repeat) < 1 or args.interval <= 0:
+        parser.error("--sizes, --samples, --epochs, --threads, --repeat and --interval must be positive")
     args.work, args.out = args.work.resolve(), args.out.resolve()
     args.code, args.machine, args.versions = code_version(), machine(), versions()
     result = load_result(args.out)
@@ -204,30 +246,32 @@ def main(argv: list[str] | None = None) -> int:
                 f"{size_label(n)}: catalogue {rel(data)}: {'present' if have else 'to make'} "
                 f"(~{estimated_bytes(n, args.samples) / 1e9:.1f} GB, {catalogue.default_genomes(n, args.samples)} genomes)"
             )
-            for method in methods:
-                state = "done" if done(result, n, method, args) and not args.force else "to run"
+            for rep, method in schedule(methods, args.repeat):
+                state = "done" if done(result, n, method, args, rep) and not args.force else "to run"
                 _, _, shown = build_command(method, data, args.work / size_label(n) / "runs" / method / "out", args)
-                say(f"  {method}: {state}: {shown}")
+                say(f"  {method}{f' (repeat {rep})' if rep > 1 else ''}: {state}: {shown}")
         return 0
 
     for n in sizes:
-        todo = [m for m in methods if args.force or not done(result, n, m, args)]
+        todo = [(r, m) for r, m in schedule(methods, args.repeat) if args.force or not done(result, n, m, args, r)]
         if not todo:
             say(f"[scale] {size_label(n)}: done ({', '.join(methods)})")
             continue
         result["catalogues"][size_label(n)] = make_catalogue(n, args, result["catalogues"].get(size_label(n)))
         save(args.out, result, args)
-        for method in todo:
-            rec = run_one(n, method, args)
-            result["runs"][f"{size_label(n)}/{method}"] = rec
+        for rep, method in todo:
+            rec = run_one(n, method, args, rep)
+            result["runs"][run_key(size_label(n), method, rep)] = rec
             save(args.out, result, args)
             if rec["status"] == "ok":
                 say(
-                    f"[scale] {size_label(n)} {method}: {_secs(rec['wall_s'])}, peak RSS {_gib(rec['peak_rss_mib'])}, "
+                    f"[scale] {size_label(n)} {method} (repeat {rep}): {_secs(rec['wall_s'])}, peak RSS {_gib(rec['peak_rss_mib'])}, "
                     f"epoch {_secs(rec.get('epoch_s'))}, 100 epochs ~{_secs(rec.get('extrapolated_100_s'))}"
                 )
             else:
-                say(f"[scale] {size_label(n)} {method}: FAILED (exit {rec['returncode']}); see {rec['dir']}/stderr.txt")
+                say(
+                    f"[scale] {size_label(n)} {method} (repeat {rep}): FAILED (exit {rec['returncode']}); see {rec['dir']}/stderr.txt"
+                )
     say("")
     say(markdown(result))
     say(f"\nwritten: {rel(args.out)}")

@@ -13,6 +13,7 @@ import re
 import shlex
 import shutil
 import sys
+import time
 from datetime import datetime
 from importlib import metadata
 from pathlib import Path
@@ -229,8 +230,34 @@ def build_command(
     return cmd, env, shown + f"OMP_NUM_THREADS={args.threads} " + shlex.join(cmd)
 
 
-def run_one(n: int, method: str, args: argparse.Namespace) -> dict[str, Any]:
-    rdir = args.work / size_label(n) / "runs" / method
+def run_key(label: str, method: str, repeat: int = 1) -> str:
+    """The record key of a run: ``1M/kd``, ``1M/kd/r2`` for its second repeat."""
+    return f"{label}/{method}" + (f"/r{repeat}" if repeat > 1 else "")
+
+
+def _cpu_times(stat: str) -> tuple[int, int]:
+    """(busy, total) jiffies from the ``cpu`` line of /proc/stat's text."""
+    fields = [int(x) for x in stat.splitlines()[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    total = sum(fields[:8])  # guest time is already counted in user
+    return total - idle, total
+
+
+def busy_cores(seconds: float = 3.0, read=lambda: Path("/proc/stat").read_text()) -> float | None:
+    """How many cores something else keeps busy, sampled over ``seconds`` while this
+    benchmark itself waits (None where /proc/stat cannot be read). Unlike the load
+    average, it does not remember the previous run's last minute."""
+    try:
+        b0, t0 = _cpu_times(read())
+        time.sleep(seconds)
+        b1, t1 = _cpu_times(read())
+    except (OSError, ValueError, IndexError):
+        return None
+    return (b1 - b0) / max(t1 - t0, 1) * (os.cpu_count() or 1)
+
+
+def run_one(n: int, method: str, args: argparse.Namespace, repeat: int = 1) -> dict[str, Any]:
+    rdir = args.work / size_label(n) / "runs" / (method + (f"-r{repeat}" if repeat > 1 else ""))
     out = rdir / "out"
     if rdir.exists():
         shutil.rmtree(rdir)
@@ -238,10 +265,11 @@ def run_one(n: int, method: str, args: argparse.Namespace) -> dict[str, Any]:
     cmd, env, shown = build_command(method, catalogue_dir(args.work, n), out, args)
     (rdir / "command.sh").write_text(shown + "\n")
     load_before = os.getloadavg()
-    if load_before[0] > 0.5:
+    busy = busy_cores()
+    if busy is not None and busy > 0.25:
         say(
-            f"[scale] warning: load average {load_before[0]:.2f} before this run: something else is running, "
-            "the timings will be noisy"
+            f"[scale] warning: {busy:.2f} cores busy before this run (load average {load_before[0]:.2f}): "
+            "something else is running, the timings will be noisy"
         )
     say(f"[scale] {size_label(n)} {method}: running ({rel(rdir)})")
     measured = run_sampled(cmd, env, rdir / "stdout.txt", rdir / "stderr.txt", args.interval)
@@ -257,6 +285,7 @@ def run_one(n: int, method: str, args: argparse.Namespace) -> dict[str, Any]:
         "size": n,
         "label": size_label(n),
         "method": method,
+        "repeat": repeat,
         "status": "ok" if ok else "failed",
         "returncode": measured["returncode"],
         "config": run_config(args, method),
@@ -265,6 +294,7 @@ def run_one(n: int, method: str, args: argparse.Namespace) -> dict[str, Any]:
         "code": args.code,
         "machine": args.machine,
         "loadavg_before": [round(x, 2) for x in load_before],
+        "busy_cores_before": None if busy is None else round(busy, 2),
         "loadavg_after": [round(x, 2) for x in os.getloadavg()],
         "finished": datetime.now().isoformat(timespec="seconds"),
     } | summarise(method, log, measured, args.epochs)

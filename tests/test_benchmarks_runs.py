@@ -74,6 +74,29 @@ def test_plan_runs_and_ablation_sweep():
     assert {r.labeller for r in sweep} == {"mm"} and len(sweep) == 10
 
 
+def test_teacher_options_reach_every_teacher_run_and_not_stock(tmp_path):
+    ds = _fake_dataset(tmp_path)
+    _, runs = plan.make_plan(["mm"], ["cnn"], [1], False, [], [], "mm", 0.3, 4.0)
+    cfg = {"epochs": 1, "batch_size": None, "threads": 1, "cuda": False}
+    plain = {r.kind: plan.build_command(r, ds, cfg, tmp_path / "out")[0] for r in runs}
+    opts = cfg | {"teacher_options": ["train-heads=9", "folds=5"]}
+    given = {r.kind: plan.build_command(r, ds, opts, tmp_path / "out")[0] for r in runs}
+    assert given["stock"] == plain["stock"]
+    for kind in ("kd", "kdG"):
+        i = given[kind].index("--teacher")
+        assert given[kind][i + 2 : i + 6] == ["--teacher-option", "train-heads=9", "--teacher-option", "folds=5"]
+        assert [a for a in given[kind] if a not in ("--teacher-option", "train-heads=9", "folds=5")] == plain[kind]
+
+
+def test_teacher_options_are_a_work_dir_setting(tmp_path):
+    from benchmarks import run_args
+
+    args = run_args.parse_args(["--teacher-option", "train-heads=9", "--teacher-option", "folds=5"])
+    assert args.teacher_option == ["train-heads=9", "folds=5"]
+    assert run_args.parse_args([]).teacher_option is None
+    assert "teacher_options" in run_args.RUN_SETTINGS
+
+
 def test_default_ablation_labeller_is_mmseqs2_where_present():
     assert plan.default_ablation_labeller(["centrifuge", "kraken2", "mmseqs2"]) == "mmseqs2"
     assert plan.default_ablation_labeller(["kraken2", "centrifuge"]) == "kraken2"

@@ -2,6 +2,7 @@
 from RSS samples and log timestamps, the dry run); the benchmark's numbers are measured by hand."""
 
 import json
+import os
 import re
 import sys
 import tracemalloc
@@ -318,3 +319,43 @@ def test_dry_run_lists_and_writes_nothing(tmp_path):
 
     bad = run_cmd([sys.executable, "-m", "benchmarks.scale", "--methods", "stock,fast", "--dry-run"], cwd=ROOT)
     assert bad.returncode == 2 and "fast" in bad.stderr
+    # --repeat: interleaved A B, B A, and the repeats beyond the first are runs of their own
+    proc = run_cmd([*args, "--sizes", "300", "--repeat", "3"], cwd=ROOT)
+    order = [ln.strip().split(":")[0] for ln in proc.stdout.splitlines() if ln.strip().startswith(("stock", "kd"))]
+    assert order == ["stock", "kd", "kd (repeat 2)", "stock (repeat 2)", "stock (repeat 3)", "kd (repeat 3)"]
+    assert "kd: done" in proc.stdout and proc.stdout.count("to run") == 5
+
+
+def test_ratios_are_paired_per_repeat_and_their_median():
+    from benchmarks import scale
+
+    def rec(method, rep, epoch, rss=100.0, status="ok"):
+        r = {"label": "1M", "method": method, "status": status, "epoch_s": epoch, "peak_rss_mib": rss}
+        return r | ({"repeat": rep} if rep > 1 else {})  # records of before --repeat have no "repeat"
+
+    runs = {
+        "1M/stock": rec("stock", 1, 100.0),
+        "1M/kd": rec("kd", 1, 90.0, 70.0),
+        "1M/stock/r2": rec("stock", 2, 120.0),
+        "1M/kd/r2": rec("kd", 2, 84.0, 72.0),
+        "1M/stock/r3": rec("stock", 3, 110.0),
+        "1M/kd/r3": rec("kd", 3, 88.0, status="failed"),
+    }
+    r = scale.ratios(runs, "1M")
+    # pair 1: 0.9, pair 2: 0.7 (pair 3 has a failed kd run: left out); the median of two is their mean
+    assert [p["epoch"] for p in r["pairs"]] == [0.9, 0.7]
+    assert r["epoch"] == 0.8 and r["peak_rss"] == 0.71 and r["wall"] is None
+    single = scale.ratios({k: v for k, v in runs.items() if "/r" not in k}, "1M")
+    assert single["epoch"] == 0.9 and "pairs" not in single
+    assert scale.ratios({"1M/stock": runs["1M/stock"]}, "1M") is None
+
+
+def test_busy_cores_from_proc_stat():
+    # user nice system idle iowait irq softirq steal: 100 jiffies pass, 30 of them busy
+    texts = iter(["cpu  100 0 50 800 50 0 0 0 0 0\n", "cpu  125 0 55 860 60 0 0 0 0 0\n"])
+    got = scale_runs.busy_cores(0.0, read=lambda: next(texts))
+    cores = os.cpu_count()
+    assert got == pytest.approx(0.30 * cores)
+    assert scale_runs.busy_cores(0.0, read=lambda: "") is None
+    real = scale_runs.busy_cores(0.2)
+    assert real is None or 0.0 <= real <= cores

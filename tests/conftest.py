@@ -26,12 +26,12 @@ def run_cmd(args, env=None, check=False, timeout=600, **kw):
     return proc
 
 
-def vamb_inputs(data, fasta=None, abundance=None, taxonomy=None) -> list[str]:
+def vamb_inputs(data, fasta=None, abundance=None, taxonomy=None, composition=None) -> list[str]:
     """`vamb taxometer`'s input arguments for a data set made by the project (tiny_data, say);
-    each file can be replaced."""
+    each file can be replaced; with ``composition`` (a composition.npz) it replaces ``--fasta``."""
+    contigs = ["--composition", str(composition)] if composition else ["--fasta", str(fasta or data["fasta"])]
     return [
-        "--fasta",
-        str(fasta or data["fasta"]),
+        *contigs,
         "--abundance_tsv",
         str(abundance or data["abundance"]),
         "--taxonomy",

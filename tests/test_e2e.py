@@ -124,14 +124,7 @@ def test_bad_options_fail_before_anything_is_written(tiny_data, tmp_path, extra,
 
 def test_composition_only_needs_fasta(tiny_data, kd_run, tmp_path):
     out, _ = kd_run
-    inputs = [
-        "--composition",
-        str(out / "composition.npz"),
-        "--abundance_tsv",
-        str(tiny_data["abundance"]),
-        "--taxonomy",
-        str(tiny_data["taxonomy"]),
-    ]
+    inputs = vamb_inputs(tiny_data, composition=out / "composition.npz")
     proc = taxometer(tiny_data, tmp_path / "o", "--teacher", "cnn", inputs=inputs)
     assert proc.returncode == 2
     assert "composition.npz" in proc.stderr and "--teacher-fasta" in proc.stderr and "--fasta" in proc.stderr
@@ -161,14 +154,7 @@ def test_teacher_fasta_missing_a_contig(tiny_data, kd_run, tmp_path):
     dropped = lines[5].split("\n")[0]
     short = tmp_path / "short.fna"
     short.write_text("".join(">" + r for i, r in enumerate(lines) if i != 5))
-    inputs = [
-        "--composition",
-        str(out / "composition.npz"),
-        "--abundance_tsv",
-        str(tiny_data["abundance"]),
-        "--taxonomy",
-        str(tiny_data["taxonomy"]),
-    ]
+    inputs = vamb_inputs(tiny_data, composition=out / "composition.npz")
     proc = taxometer(tiny_data, tmp_path / "o", "--teacher", "cnn", "--teacher-fasta", str(short), inputs=inputs)
     assert proc.returncode == 2
     assert f"1 contig(s) of the composition are missing from {short}: '{dropped}'" in proc.stderr

@@ -11,7 +11,11 @@ that its peak RSS is its own, it trains for ``--epochs`` epochs:
   GenomeOcean teacher's head (the paper's: one MLP, hidden 512,512) over cached
   embeddings of ``--embedding-dim`` (1536: GenomeOcean-500M, the paper's teacher);
 - ``kd-crossfit``: the same with the default (k-mer) teacher's 10 cross-fitted heads
-  (hidden 256) over ``--kmer-dim`` features (136 canonical 4-mers + coverage);
+  (hidden 256) over ``--kmer-dim`` features (136 canonical 4-mers + coverage), as the
+  ``kmer`` teacher builds them: a row goes through its own head and one that learns from it
+  (``train-heads=1``);
+- ``kd-crossfit-dense``: the same heads with every row through all ten
+  (``train-heads=9``, the form before ``train-heads``);
 - ``student``: the student side of our path alone (no teacher), for its memory.
 
 It prints wall time, time per epoch (the first epoch is reported apart: it includes the
@@ -107,7 +111,9 @@ def child(args) -> dict:
     t0 = time.time()
     # the features come last from the generator: stock and student make a 1-column matrix
     # (same TNF, abundances and labels) so that their peak RSS is not the teacher's
-    dim = {"kd-crossfit": args.kmer_dim, "kd-head": args.embedding_dim}.get(args.which, 1)
+    dim = {"kd-crossfit": args.kmer_dim, "kd-crossfit-dense": args.kmer_dim, "kd-head": args.embedding_dim}.get(
+        args.which, 1
+    )
     tnf, abundance, lengths, labels, emb = make_inputs(args.n, args.samples, args.species, dim, 0)
     nodes, parents, targets = graph(labels)
     if args.which in ("stock", "student"):
@@ -149,8 +155,9 @@ def child(args) -> dict:
         precision = resolve_precision(args.precision, device)
         data = make_train_data(abundance, tnf, lengths, targets, len(nodes), device)
         teacher: TeacherModel
-        if args.which == "kd-crossfit":
-            teacher = CrossFitHeadTeacher(emb, model.nlabels, hidden=(256,), folds=10)  # the kmer default
+        if args.which.startswith("kd-crossfit"):  # the kmer teacher's defaults
+            heads = 9 if args.which == "kd-crossfit-dense" else 1
+            teacher = CrossFitHeadTeacher(emb, model.nlabels, hidden=(256,), folds=10, train_heads=heads)
         elif args.which == "kd-head":
             teacher = EmbeddingHeadTeacher(emb, model.nlabels, hidden=(512, 512))  # GenomeOcean's default
         else:
@@ -161,6 +168,7 @@ def child(args) -> dict:
         alpha = 1.0 if args.which == "student" else 0.3
         hist = train_jointly(model, teacher, data, kd, alpha, args.epochs, 1024, seed=1, precision=precision)
         epoch_times = [h["seconds"] for h in hist]
+        train_heads = getattr(teacher, "train_heads", None)
     total = time.time() - t0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2  # GiB (ru_maxrss is KiB)
     out = {
@@ -175,12 +183,14 @@ def child(args) -> dict:
         "nodes": len(nodes),
         "precision": precision or "float32",
     }
+    if args.which.startswith("kd-crossfit"):
+        out["train_heads"] = train_heads
     if cuda:
         out["peak_cuda_gib"] = torch.cuda.max_memory_allocated() / 1024**3
     return out
 
 
-METHODS = ("stock", "kd-head", "kd-crossfit", "student")
+METHODS = ("stock", "kd-head", "kd-crossfit", "kd-crossfit-dense", "student")
 
 
 def main(argv=None) -> int:
@@ -259,13 +269,13 @@ def main(argv=None) -> int:
             row[which] = json.loads(proc.stdout.strip().splitlines()[-1])
             r = row[which]
             print(
-                f"{n:>8} {which:11s} wall {r['train_wall_s']:8.1f} s  epoch {r['epoch_s']:7.2f} s "
+                f"{n:>8} {which:17s} wall {r['train_wall_s']:8.1f} s  epoch {r['epoch_s']:7.2f} s "
                 f"(first {r['first_epoch_s']:.2f} s)  peak RSS {r['peak_rss_gib']:.2f} GiB"
                 + (f"  [{r['precision']}]" if which != "stock" else ""),
                 flush=True,
             )
         stock = row.get("stock", {})
-        for which in ("kd-head", "kd-crossfit", "student"):
+        for which in ("kd-head", "kd-crossfit", "kd-crossfit-dense", "student"):
             r = row.get(which, {})
             if "epoch_s" in stock and "epoch_s" in r:
                 ratio = r["epoch_s"] / stock["epoch_s"]

@@ -25,7 +25,7 @@ def test_training_speed_benchmark_runs(tmp_path):
             "--threads",
             "1",
             "--methods",
-            "stock,kd-head,kd-crossfit,student",
+            "stock,kd-head,kd-crossfit,kd-crossfit-dense,student",
             "--precision",
             "float32",
             "--out",
@@ -37,9 +37,11 @@ def test_training_speed_benchmark_runs(tmp_path):
     data = json.loads(out.read_text())
     assert not list(tmp_path.glob("*.tmp"))  # written atomically
     row = data["rows"][0]
-    for which in ("stock", "kd-head", "kd-crossfit", "student"):
+    for which in ("stock", "kd-head", "kd-crossfit", "kd-crossfit-dense", "student"):
         assert row[which]["n"] == 3000 and row[which]["epoch_s"] > 0 and row[which]["peak_rss_gib"] > 0
-    for which in ("kd-head", "kd-crossfit", "student"):
+    # the k-mer teacher's default form (a row through two heads) and the dense one (all ten)
+    assert row["kd-crossfit"]["train_heads"] == 1 and row["kd-crossfit-dense"]["train_heads"] == 9
+    for which in ("kd-head", "kd-crossfit", "kd-crossfit-dense", "student"):
         assert row[which]["precision"] == "float32"
         assert row[f"ratio_epoch_{which}"] == row[which]["epoch_s"] / row["stock"]["epoch_s"]
 

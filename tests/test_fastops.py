@@ -59,6 +59,12 @@ def test_dropout_rate_scale_and_eval():
     assert torch.allclose(out[kept], torch.full_like(out[kept], 1 / 0.8))
     assert out.mean().item() == pytest.approx(1.0, abs=0.01)  # unbiased
     assert fastops.dropout(x, 0.2, training=False) is x
+    # the mask takes four draws from each 64-bit word: every lane keeps at the same rate
+    for lane in range(4):
+        assert kept[lane::4].float().mean().item() == pytest.approx(0.8, abs=0.006)
+    for p in (0.5, 0.05):  # and other rates come out right, odd sizes included
+        k = fastops.dropout(torch.ones(100_003), p) != 0
+        assert k.float().mean().item() == pytest.approx(1 - p, abs=0.006)
     # strictly positive: torch 2.11's bf16 randn gives exact zeros (5 in 1000 here), where out is 0
     # although the element was kept
     y = (torch.rand(1000) + 0.5).to(torch.bfloat16).requires_grad_()

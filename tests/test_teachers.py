@@ -150,9 +150,11 @@ def test_sampled_learners_are_other_heads_and_cover_them():
     for _ in range(20):
         out = teacher.training_step(idx)
         assert out.logits.shape == (500, 4) and out.fit_logits.shape == (1, 500, 4) and out.fit_mask is None
-        member = calls[-1]
-        assert torch.equal(member[:500], teacher.fold[idx])  # own heads give the distillation logits
-        seen[teacher.fold[idx], member[500:]] += 1
+        own, learners = calls[-2:]
+        assert torch.equal(own, teacher.fold[idx])  # own heads give the distillation logits
+        # ... without autograd (they are only distilled from); the learning heads' logits have it
+        assert not out.logits.requires_grad and out.fit_logits.requires_grad
+        seen[teacher.fold[idx], learners] += 1
     assert seen.diagonal().sum() == 0  # a head never learns from its own fold
     off = seen[~torch.eye(5, dtype=torch.bool)]
     assert (off > 0).all()  # every other head does

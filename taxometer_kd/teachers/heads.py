@@ -271,18 +271,20 @@ class CrossFitHeadTeacher(TeacherModel):
         return TeacherOutput(self._own(all_logits, indices), all_logits, (self.fold[indices] != heads).float())
 
     def _sampled_step(self, indices: torch.Tensor) -> TeacherOutput:
-        """Each row through its own head and ``train_heads`` others drawn at random."""
+        """Each row through its own head and ``train_heads`` others drawn at random.
+
+        The own head's logits are only distilled from (detached): they are computed without
+        autograd, so the backward pass covers the learning heads' rows alone."""
         b, m, k = len(indices), self.train_heads, self.folds
         own = self.fold[indices]
         offsets = torch.rand(b, k - 1, device=indices.device).argsort(1)[:, :m] + 1  # distinct, never 0
         learners = (own.unsqueeze(1) + offsets) % k  # b x m, never the row's own fold
-        rows = torch.arange(b, device=indices.device)
         x = self.frozen.rows(indices)
-        out = self.heads.forward_slots(
-            x[torch.cat([rows, rows.repeat_interleave(m)])], torch.cat([own, learners.reshape(-1)])
-        )
-        fit = out[b:].view(b, m, -1).transpose(0, 1)  # m x b x C: the loss is their mean
-        return TeacherOutput(out[:b], fit)
+        with torch.no_grad():
+            logits = self.heads.forward_slots(x, own)
+        rows = x if m == 1 else x.repeat_interleave(m, dim=0)
+        fit = self.heads.forward_slots(rows, learners.reshape(-1)).view(b, m, -1).transpose(0, 1)  # m x b x C
+        return TeacherOutput(logits, fit)
 
     def embeddings(self) -> np.ndarray | None:
         return self.frozen.numpy()

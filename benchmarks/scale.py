@@ -64,6 +64,7 @@ from benchmarks.scale_runs import (
     make_catalogue,
     parse_size,
     run_config,
+    run_dir,
     run_key,
     run_one,
     say,
@@ -248,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             for rep, method in schedule(methods, args.repeat):
                 state = "done" if done(result, n, method, args, rep) and not args.force else "to run"
-                _, _, shown = build_command(method, data, args.work / size_label(n) / "runs" / method / "out", args)
+                _, _, shown = build_command(method, data, run_dir(args.work, n, method, rep) / "out", args)
                 say(f"  {method}{f' (repeat {rep})' if rep > 1 else ''}: {state}: {shown}")
         return 0
 

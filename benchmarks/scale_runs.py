@@ -256,8 +256,13 @@ def busy_cores(seconds: float = 3.0, read=lambda: Path("/proc/stat").read_text()
     return (b1 - b0) / max(t1 - t0, 1) * (os.cpu_count() or 1)
 
 
+def run_dir(work: Path, n: int, method: str, repeat: int = 1) -> Path:
+    """A run's directory: ``<size>/runs/kd``, ``<size>/runs/kd-r2`` for its second repeat."""
+    return work / size_label(n) / "runs" / (method + (f"-r{repeat}" if repeat > 1 else ""))
+
+
 def run_one(n: int, method: str, args: argparse.Namespace, repeat: int = 1) -> dict[str, Any]:
-    rdir = args.work / size_label(n) / "runs" / (method + (f"-r{repeat}" if repeat > 1 else ""))
+    rdir = run_dir(args.work, n, method, repeat)
     out = rdir / "out"
     if rdir.exists():
         shutil.rmtree(rdir)

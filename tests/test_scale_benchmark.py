@@ -324,6 +324,7 @@ def test_dry_run_lists_and_writes_nothing(tmp_path):
     order = [ln.strip().split(":")[0] for ln in proc.stdout.splitlines() if ln.strip().startswith(("stock", "kd"))]
     assert order == ["stock", "kd", "kd (repeat 2)", "stock (repeat 2)", "stock (repeat 3)", "kd (repeat 3)"]
     assert "kd: done" in proc.stdout and proc.stdout.count("to run") == 5
+    assert "runs/kd-r2/out" in proc.stdout and "runs/stock-r3/out" in proc.stdout
 
 
 def test_ratios_are_paired_per_repeat_and_their_median():

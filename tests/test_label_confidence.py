@@ -116,19 +116,23 @@ def _held_out_species_labelled(results, truth_path):
     return n
 
 
-def test_unconfident_labels_of_a_novel_species_leave_it_unlabelled(tiny_data, tmp_path):
+def test_unconfident_labels_of_a_novel_species_leave_it_unlabelled(tmp_path):
     """Where the labeller was unsure (here: the held-out species), the student stops above species.
     (Raw scores: this tests training; the score calibration is tested in test_scores.py.)"""
-    # float32 pinned: `auto` trains in bf16 on AMX CPUs, and on this tiny data set the count then
-    # went 10 -> 7 (an H200 machine's host CPU), against 10 -> 4 in float32 and 9 -> 5 in bf16 here
+    from taxometer_kd import synthetic
+
+    # The 'small' data set (800 contigs, 146 of held-out species): the tiny one has 10, and there
+    # the effect depended on the random draws (10 -> 4 with one stream, 10 -> 6 and, over seeds
+    # 1-3, 18 -> 13 with another); here seeds 5 and 1 gave 97 -> 14 and 91 -> 5.
+    data = synthetic.make_metagenome(tmp_path / "data", seed=3, size="small", n_samples=3)
     epochs = ["-pe", "15", "--calibration-holdout", "0", "--teacher-option", "train-heads=9"]
-    epochs += ["--kd-precision", "float32"]
-    plain = _run(tiny_data, tmp_path / "plain", *epochs)
-    conf = _write_confidence(tmp_path / "c.tsv", tiny_data, lambda r: 0.05 if r[3] == "species_held_out" else 0.95)
-    with_conf = _run(tiny_data, tmp_path / "conf", *epochs, "--label-confidence", str(conf))
-    before = _held_out_species_labelled(plain, tiny_data["truth"])
-    after = _held_out_species_labelled(with_conf, tiny_data["truth"])
-    assert before > 0 and after < 0.5 * before, (before, after)
+    epochs += ["--kd-precision", "float32"]  # `auto` trains in bf16 on AMX CPUs
+    plain = _run(data, tmp_path / "plain", *epochs)
+    conf = _write_confidence(tmp_path / "c.tsv", data, lambda r: 0.05 if r[3] == "species_held_out" else 0.95)
+    with_conf = _run(data, tmp_path / "conf", *epochs, "--label-confidence", str(conf))
+    before = _held_out_species_labelled(plain, data["truth"])
+    after = _held_out_species_labelled(with_conf, data["truth"])
+    assert before > 50 and after < 0.5 * before, (before, after)
 
 
 def test_confidence_file_errors_are_one_line(tiny_data, tmp_path):

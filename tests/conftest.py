@@ -48,6 +48,15 @@ def tiny_data(tmp_path_factory):
     return synthetic.make_metagenome(out, seed=3, size="tiny", n_samples=3)
 
 
+@pytest.fixture(scope="session")
+def small_data(tmp_path_factory):
+    """The 'small' synthetic metagenome (800 contigs, 146 of held-out species), for effects that
+    the tiny one has too few contigs to show."""
+    from taxometer_kd import synthetic
+
+    return synthetic.make_metagenome(tmp_path_factory.mktemp("small"), seed=3, size="small", n_samples=3)
+
+
 @pytest.fixture(autouse=True)
 def _fresh_registry():
     from taxometer_kd import plugins

@@ -116,15 +116,13 @@ def _held_out_species_labelled(results, truth_path):
     return n
 
 
-def test_unconfident_labels_of_a_novel_species_leave_it_unlabelled(tmp_path):
+def test_unconfident_labels_of_a_novel_species_leave_it_unlabelled(small_data, tmp_path):
     """Where the labeller was unsure (here: the held-out species), the student stops above species.
     (Raw scores: this tests training; the score calibration is tested in test_scores.py.)"""
-    from taxometer_kd import synthetic
-
     # The 'small' data set (800 contigs, 146 of held-out species): the tiny one has 10, and there
     # the effect depended on the random draws (10 -> 4 with one stream, 10 -> 6 and, over seeds
     # 1-3, 18 -> 13 with another); here seeds 5 and 1 gave 97 -> 14 and 91 -> 5.
-    data = synthetic.make_metagenome(tmp_path / "data", seed=3, size="small", n_samples=3)
+    data = small_data
     epochs = ["-pe", "15", "--calibration-holdout", "0", "--teacher-option", "train-heads=9"]
     epochs += ["--kd-precision", "float32"]  # `auto` trains in bf16 on AMX CPUs
     plain = _run(data, tmp_path / "plain", *epochs)

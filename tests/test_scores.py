@@ -102,12 +102,10 @@ def _species_scores(path):
     return np.array(out)
 
 
-def test_with_right_labels_the_scores_of_correct_contigs_rise_above_095(tmp_path):
+def test_with_right_labels_the_scores_of_correct_contigs_rise_above_095(small_data, tmp_path):
     """Labels that are all right (the truth): calibrated species scores of the correct contigs
     go above 0.95, where the raw distilled scores stay compressed below."""
-    from taxometer_kd import synthetic
-
-    data = synthetic.make_metagenome(tmp_path / "data", seed=3, size="small", n_samples=3)
+    data = small_data
     rows = [line.split("\t") for line in open(data["truth"]).read().splitlines()[1:]]
     perfect = tmp_path / "truth_labels.tsv"
     perfect.write_text("contigs\tpredictions\n" + "".join(f"{r[0]}\t{r[4]}\n" for r in rows))

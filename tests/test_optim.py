@@ -70,3 +70,13 @@ def test_no_gradient_yet_leaves_everything_alone():
     for k, v in net.state_dict().items():
         torch.testing.assert_close(v, before[k])
     assert opt.param_groups[0]["d"].item() == pytest.approx(1e-6)
+
+
+def test_student_optimizer_is_the_reference_on_cpu_and_silent(capsys):
+    from taxometer_kd.training.optim import student_optimizer
+
+    opt = student_optimizer(_net().parameters(), torch.device("cpu"))
+    assert type(opt) is dadaptation.DAdaptAdam and opt.defaults["decouple"] and opt.defaults["lr"] == 1
+    assert capsys.readouterr().out == ""  # the reference's print does not reach vamb's stdout
+    meta = student_optimizer(_net().parameters(), torch.device("meta"))
+    assert type(meta) is DAdaptAdam and meta.defaults["decouple"]

@@ -104,14 +104,21 @@ def _problem(n=120, seed=0):
     return nodes, parents, feats, data
 
 
-def _train(folds, flip_first, train_heads=None):
+def _train(folds, flip_first, train_heads=None, learn_share=1.0):
     nodes, parents, feats, data = _problem()
     if flip_first:
         data.targets[0] = 4 if data.targets[0] != 4 else 3
     torch.manual_seed(0)
     student = vamb.taxvamb_encode.VAMB2Label(2, len(nodes), nodes, parents, nhiddens=[8])
     teacher = CrossFitHeadTeacher(
-        feats, student.nlabels, hidden=(8,), folds=folds, seed=3, learning_rate=1e-2, train_heads=train_heads
+        feats,
+        student.nlabels,
+        hidden=(8,),
+        folds=folds,
+        seed=3,
+        learning_rate=1e-2,
+        train_heads=train_heads,
+        learn_share=learn_share,
     )
     kd = registry.get_loss("kl").factory(4.0)
     train_jointly(student, teacher, data, kd, 0.3, nepochs=4, batchsize=32, seed=5)
@@ -119,9 +126,9 @@ def _train(folds, flip_first, train_heads=None):
     return teacher.predict(torch.arange(3))
 
 
-@pytest.mark.parametrize("train_heads", [None, 1, 2])
-def test_cross_fitting_keeps_a_contigs_own_label_out_of_its_logits(train_heads):
-    a, b = _train(4, False, train_heads), _train(4, True, train_heads)
+@pytest.mark.parametrize(("train_heads", "learn_share"), [(None, 1.0), (1, 1.0), (2, 1.0), (1, 0.5)])
+def test_cross_fitting_keeps_a_contigs_own_label_out_of_its_logits(train_heads, learn_share):
+    a, b = _train(4, False, train_heads, learn_share), _train(4, True, train_heads, learn_share)
     assert torch.equal(a[0], b[0])  # contig 0's logits never saw contig 0's label
     # the test can fail: without cross-fitting the label does reach them
     c, d = _train(folds=1, flip_first=False), _train(folds=1, flip_first=True)
@@ -342,3 +349,51 @@ def test_head_teachers_see_standardised_rows_and_return_raw_embeddings():
         x = seen[0]
         assert torch.allclose(x.mean(0), torch.zeros(5), atol=1e-5)
         assert torch.allclose(x.std(0), torch.ones(5), atol=1e-4)
+
+
+def test_grouped_mlp_slots_backward_equals_the_members_gradients():
+    """The slot layout (rows grouped per member, padded) passes gradients to the right
+    member and row: the same as through every member densely."""
+    torch.manual_seed(0)
+    g = GroupedMLP(4, 6, (8,), 5, dropout=0.0)
+    x = torch.randn(13, 6, requires_grad=True)
+    member = torch.tensor([3, 0, 0, 2, 1, 3, 3, 0, 2, 2, 1, 3, 3])
+    w = torch.randn(13, 5)
+    (g.forward_slots(x, member) * w).sum().backward()
+    slots = [p.grad.clone() for p in g.parameters()] + [x.grad.clone()]
+    g.zero_grad(), x.grad.zero_()
+    (g(x)[member, torch.arange(13)] * w).sum().backward()
+    dense = [p.grad for p in g.parameters()] + [x.grad]
+    for a, b in zip(slots, dense):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+    assert g.weights[1].grad[member.unique()].abs().sum() > 0  # the check has gradients to compare
+
+
+def test_learn_share_trains_heads_on_the_first_rows_only():
+    rng = np.random.default_rng(0)
+    feats = rng.normal(size=(300, 3)).astype(np.float32)
+    teacher = CrossFitHeadTeacher(feats, 4, hidden=(8,), folds=5, train_heads=1, learn_share=0.25)
+    calls = []
+    real = teacher.heads.forward_slots
+    teacher.heads.forward_slots = lambda x, member: calls.append((x, member)) or real(x, member)
+    idx = torch.randperm(300)[:200]
+    out = teacher.training_step(idx)
+    assert out.logits.shape == (200, 4)  # every row gets its distillation logits
+    assert out.fit_rows == 50 and out.fit_logits.shape == (1, 50, 4)
+    (x_own, own), (x_fit, learners) = calls
+    assert torch.equal(x_fit, x_own[:50]) and (learners != own[:50]).all()
+    # the teacher's loss pairs the fit logits with the labels of those first rows
+    from taxometer_kd.training.losses import teacher_loss
+
+    onehot = torch.nn.functional.one_hot(torch.randint(4, (200,)), 4).float()
+    hier = lambda logits, oh, mask=None, alt=None: (logits - oh).square().sum(-1).mean(-1)  # noqa: E731
+    want = (out.fit_logits - onehot[:50]).square().sum(-1).mean(-1).mean()
+    assert torch.equal(teacher_loss(out, onehot, hier), want)
+    full = CrossFitHeadTeacher(feats, 4, hidden=(8,), folds=5, train_heads=1)
+    assert full.training_step(idx).fit_rows is None
+
+
+@pytest.mark.parametrize("share", [0.0, 1.5])
+def test_learn_share_range(share):
+    with pytest.raises(ValueError, match="learn-share must be in"):
+        CrossFitHeadTeacher(np.zeros((20, 2), dtype=np.float32), 3, folds=4, train_heads=1, learn_share=share)

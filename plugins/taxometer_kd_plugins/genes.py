@@ -123,8 +123,11 @@ def build(ctx: TeacherContext) -> CrossFitHeadTeacher:
         learning_rate=float(o["lr"]),
         feature_dtype=ctx.feature_dtype,
         train_heads=min(int(o["train-heads"]), max(int(o["folds"]) - 1, 1)),
+        learn_share=float(o["learn-share"]),
     )
 
+
+LEARN_SHARE = 1.0
 
 OPTIONS = (
     TeacherOption("max-bp", int, 3000, "bp from the middle of each contig given to gene prediction (0: all)", low=0),
@@ -140,6 +143,16 @@ OPTIONS = (
         "learn from it (folds-1: every one, the slower form of taxometer-kd 0.1)",
         low=1,
         high=99,
+    ),
+    TeacherOption(
+        "learn-share",
+        float,
+        LEARN_SHARE,
+        "share of each batch's contigs that the learning heads train on (the rest only get "
+        "their distillation logits); with train-heads < folds-1",
+        low=0,
+        high=1,
+        low_open=True,
     ),
     TeacherOption("lr", float, 1e-3, "Adam learning rate of the head", low=0, high=1, low_open=True),
 )

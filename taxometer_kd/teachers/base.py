@@ -106,11 +106,14 @@ class TeacherOutput:
     or ``k x B x C`` (``k`` models scored on the same batch, e.g. cross-fitted heads), with
     ``fit_mask`` (``k x B``, 0/1) saying which rows each of the ``k`` learns from; the loss
     is then the mean over the ``k`` of each one's weighted mean over its rows.
+    ``fit_rows``: if set, ``fit_logits`` (and ``fit_mask``) cover only the first
+    ``fit_rows`` contigs of the batch (a random subset: batches are drawn shuffled).
     """
 
     logits: torch.Tensor
     fit_logits: torch.Tensor
     fit_mask: torch.Tensor | None = None
+    fit_rows: int | None = None
 
 
 class TeacherModel(nn.Module):

@@ -184,12 +184,13 @@ class GroupedMLP(nn.Module):
         order = torch.argsort(member, stable=True)
         counts = torch.bincount(member, minlength=k)
         starts = torch.cumsum(counts, 0) - counts
-        grouped = member[order]
-        pos = torch.arange(len(member), device=member.device) - starts[grouped]
-        h = x.new_zeros(k, int(counts.max()), x.shape[1])
-        h[grouped, pos] = x[order]
-        out = self._layers(h)[grouped, pos]
-        return out[torch.argsort(order)]
+        rank = torch.empty_like(order)
+        rank[order] = torch.arange(len(member), device=member.device)  # row -> place in member order
+        width = int(counts.max())
+        slot = member * width + rank - starts[member]  # row -> its place in the flat k x M batch
+        h = x.new_zeros(k * width, x.shape[1]).index_copy_(0, slot, x)
+        out = self._layers(h.view(k, width, -1))
+        return out.reshape(k * width, -1).index_select(0, slot)
 
 
 class CrossFitHeadTeacher(TeacherModel):
@@ -209,6 +210,11 @@ class CrossFitHeadTeacher(TeacherModel):
     1 (the default) a row goes through two heads only, its own (for its distillation
     logits) and one that learns from it: over the epochs every head still sees every
     contig outside its fold, and the guarantee is the same.
+
+    ``learn_share`` (sampled form only): the share of each batch's rows that go through a
+    learning head; the rest only get their own head's (distillation) logits. Every row
+    still gets distillation logits; a head learns from fewer rows per epoch, and the step
+    costs less (the learning heads' forward and backward are most of the teacher's cost).
     """
 
     fold: torch.Tensor  # a buffer (register_buffer): each contig's fold
@@ -225,6 +231,7 @@ class CrossFitHeadTeacher(TeacherModel):
         weight_decay: float = 1e-4,
         feature_dtype: torch.dtype = torch.float32,
         train_heads: int | None = None,
+        learn_share: float = 1.0,
     ):
         super().__init__()
         if folds < 1:
@@ -232,6 +239,8 @@ class CrossFitHeadTeacher(TeacherModel):
         train_heads = folds - 1 if train_heads is None else train_heads
         if folds > 1 and not 1 <= train_heads <= folds - 1:
             raise ValueError(f"train-heads must be between 1 and folds - 1 = {folds - 1}, not {train_heads}")
+        if not 0.0 < learn_share <= 1.0:
+            raise ValueError(f"learn-share must be in (0, 1], not {learn_share}")
         self.frozen = FrozenFeatures(features, dtype=feature_dtype)
         n, d = self.frozen.shape
         if folds > 1 and n < 50 * folds:
@@ -243,6 +252,7 @@ class CrossFitHeadTeacher(TeacherModel):
         self.register_buffer("fold", torch.randint(folds, (n,), generator=gen))
         self.folds = folds
         self.train_heads = train_heads
+        self.learn_share = learn_share
         self.heads = GroupedMLP(folds, d, hidden, n_outputs, dropout)
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
@@ -271,20 +281,22 @@ class CrossFitHeadTeacher(TeacherModel):
         return TeacherOutput(self._own(all_logits, indices), all_logits, (self.fold[indices] != heads).float())
 
     def _sampled_step(self, indices: torch.Tensor) -> TeacherOutput:
-        """Each row through its own head and ``train_heads`` others drawn at random.
+        """Each row through its own head; the first ``learn_share`` of the (shuffled) batch's
+        rows also through ``train_heads`` others drawn at random, which learn from them.
 
         The own head's logits are only distilled from (detached): they are computed without
         autograd, so the backward pass covers the learning heads' rows alone."""
         b, m, k = len(indices), self.train_heads, self.folds
+        h = b if self.learn_share >= 1.0 else max(1, round(b * self.learn_share))
         own = self.fold[indices]
-        offsets = torch.rand(b, k - 1, device=indices.device).argsort(1)[:, :m] + 1  # distinct, never 0
-        learners = (own.unsqueeze(1) + offsets) % k  # b x m, never the row's own fold
+        offsets = torch.rand(h, k - 1, device=indices.device).argsort(1)[:, :m] + 1  # distinct, never 0
+        learners = (own[:h].unsqueeze(1) + offsets) % k  # h x m, never the row's own fold
         x = self.frozen.rows(indices)
         with torch.no_grad():
             logits = self.heads.forward_slots(x, own)
-        rows = x if m == 1 else x.repeat_interleave(m, dim=0)
-        fit = self.heads.forward_slots(rows, learners.reshape(-1)).view(b, m, -1).transpose(0, 1)  # m x b x C
-        return TeacherOutput(logits, fit)
+        rows = x[:h] if m == 1 else x[:h].repeat_interleave(m, dim=0)
+        fit = self.heads.forward_slots(rows, learners.reshape(-1)).view(h, m, -1).transpose(0, 1)  # m x h x C
+        return TeacherOutput(logits, fit, fit_rows=h if h < b else None)
 
     def embeddings(self) -> np.ndarray | None:
         return self.frozen.numpy()

@@ -103,4 +103,7 @@ def teacher_loss(
     out: TeacherOutput, onehot: torch.Tensor, hier: RowWeightedLoss, alt: torch.Tensor | None = None
 ) -> torch.Tensor:
     """The teacher's own hierarchical loss on a batch (see :class:`TeacherOutput`)."""
+    if out.fit_rows is not None:  # the fit logits cover the batch's first rows only
+        onehot = onehot[: out.fit_rows]
+        alt = None if alt is None else alt[: out.fit_rows]
     return hier(out.fit_logits, onehot, out.fit_mask, alt=alt).mean()  # the mean over k models, if k

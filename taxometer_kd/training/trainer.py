@@ -24,7 +24,7 @@ from taxometer_kd.teachers.base import TeacherModel
 from taxometer_kd.training import fastops
 from taxometer_kd.training.data import TrainData
 from taxometer_kd.training.losses import RowWeightedLoss, distillation_step_losses, teacher_loss
-from taxometer_kd.training.optim import DAdaptAdam
+from taxometer_kd.training.optim import student_optimizer
 
 
 def train_jointly(
@@ -59,12 +59,17 @@ def train_jointly(
     hier = RowWeightedLoss(student.hierloss.name, student.tree).to(device)
     fastops.swap_dropout(student)  # Vamb's nn.Dropout -> same p, cheaper mask on CPU
     fastops.swap_dropout(teacher)
-    # The student keeps Taxometer's optimiser: D-Adaptation Adam (lr=1, decoupled decay), in a
-    # form that takes the same steps with its scalars on the device (no host sync per step)
-    opt_s = DAdaptAdam(student.parameters(), lr=1, decouple=True)
+    # The student keeps Taxometer's optimiser: D-Adaptation Adam (lr=1, decoupled decay); on
+    # a GPU in a form that takes the same steps with its scalars on the device (no host sync)
+    opt_s = student_optimizer(student.parameters(), device)
     t_params = [p for p in teacher.parameters() if p.requires_grad]
     opt_t = (
-        torch.optim.Adam(t_params, lr=teacher_lr or teacher.learning_rate, weight_decay=teacher.weight_decay)
+        torch.optim.Adam(
+            t_params,
+            lr=teacher_lr or teacher.learning_rate,
+            weight_decay=teacher.weight_decay,
+            fused=device.type in ("cpu", "cuda"),  # one kernel: 2 ms a step on CPU, not 7.6-10.6
+        )
         if t_params
         else None
     )

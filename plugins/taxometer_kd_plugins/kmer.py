@@ -138,7 +138,7 @@ def build(ctx: TeacherContext) -> CrossFitHeadTeacher:
     )
 
 
-LEARN_SHARE = 1.0
+LEARN_SHARE = 0.5
 
 OPTIONS = (
     TeacherOption("k", int, 4, "k-mer length", choices=(3, 4, 5, 6, 7)),

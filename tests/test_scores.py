@@ -9,6 +9,7 @@ from test_e2e import EPOCHS, check_results_file, fasta_names
 
 from taxometer_kd.training.predict import format_calibrated_rows
 from taxometer_kd.training.scores import (
+    MIN_TOP,
     RankMap,
     ScoreCalibration,
     argmax_paths,
@@ -40,17 +41,17 @@ def test_argmax_paths_and_label_paths_by_hand():
 
 
 def test_calibration_fit_by_hand():
-    # depth-2 scores of 40 held-out contigs: 20 at 0.4 of which the labeller names 5 (a quarter),
-    # 20 at 0.8 of which it names 16 (0.8). The top tenth (score 0.8) sets pi = 0.8, so
-    # g(0.4) = 0.25 / 0.8 = 0.3125 and g(0.8) = 0.8 / 0.8 = 1.
-    n = 40
+    # depth-2 scores of 1000 held-out contigs: 500 at 0.4 of which the labeller names 125 (a
+    # quarter), 500 at 0.8 of which it names 400 (0.8). The top tenth (score 0.8) sets pi = 0.8,
+    # so g(0.4) = 0.25 / 0.8 = 0.3125 and g(0.8) = 0.8 / 0.8 = 1.
+    n = 1000
     nodes = np.tile([[1, 3]], (n, 1))
-    scores = np.column_stack([np.full(n, 0.9), np.r_[np.full(20, 0.4), np.full(20, 0.8)]])
-    named = np.r_[np.arange(20) < 5, np.arange(20) < 16]
+    scores = np.column_stack([np.full(n, 0.9), np.r_[np.full(500, 0.4), np.full(500, 0.8)]])
+    named = np.r_[np.arange(500) < 125, np.arange(500) < 400]
     labels = np.where(named[:, None], [[1, 3]], [[1, 4]])  # the others name a2
     cal = fit_calibration(nodes, scores, labels)
     m = cal.maps[2]
-    assert m.pi == pytest.approx(0.8) and m.n == 40
+    assert m.pi == pytest.approx(0.8) and m.n == 1000
     np.testing.assert_allclose(m(np.array([0.4, 0.8, 0.6])), [0.3125, 1.0, (0.25 + 0.8) / 2 / 0.8])
     # every contig of depth 1 is named: pi 1, g = 1
     np.testing.assert_allclose(cal.maps[1](np.array([0.9])), [1.0])
@@ -58,6 +59,24 @@ def test_calibration_fit_by_hand():
     stopped = labels.copy()
     stopped[:, 1] = -1
     assert 2 not in fit_calibration(nodes, scores, stopped).maps
+
+
+def test_naming_rate_at_the_top_is_measured_on_at_least_min_top_contigs():
+    # 300 held-out contigs with distinct scores: the labeller names the 20 highest-scored and
+    # every other one below them. A tenth (30 contigs: 20 + 5 of 10 named) would say
+    # pi = 25/30; the top is widened to the 100 highest: 20 + 40 of 80 named, pi = 0.6.
+    assert MIN_TOP == 100
+    n = 300
+    nodes = np.tile([[1, 3]], (n, 1))
+    order = np.arange(n)[::-1]  # contig i has the (i+1)-th highest score
+    scores = np.column_stack([np.full(n, 0.99), 0.5 + 0.4 * (n - order) / n])
+    named = (order < 20) | ((order >= 20) & (order % 2 == 0))
+    labels = np.where(named[:, None], [[1, 3]], [[1, 4]])
+    m = fit_calibration(nodes, scores, labels).maps[2]
+    assert m.pi == pytest.approx(0.6)
+    # fewer held-out contigs than MIN_TOP: the top is all of them
+    few = fit_calibration(nodes[:50], scores[:50], labels[:50]).maps[2]
+    assert few.pi == pytest.approx(float(named[:50].mean()))
 
 
 def test_calibrated_scores_never_increase_down_a_path_and_cut_at_the_threshold():

@@ -13,7 +13,7 @@ that its peak RSS is its own, it trains for ``--epochs`` epochs:
 - ``kd-crossfit``: the same with the default (k-mer) teacher's 10 cross-fitted heads
   (hidden 256) over ``--kmer-dim`` features (136 canonical 4-mers + coverage), as the
   ``kmer`` teacher builds them: a row goes through its own head and one that learns from it
-  (``train-heads=1``);
+  (``train-heads=1``), and the learning heads train on half of each batch (``learn-share=0.5``);
 - ``kd-crossfit-dense``: the same heads with every row through all ten
   (``train-heads=9``, the form before ``train-heads``);
 - ``student``: the student side of our path alone (no teacher), for its memory.
@@ -156,8 +156,15 @@ def child(args) -> dict:
         data = make_train_data(abundance, tnf, lengths, targets, len(nodes), device)
         teacher: TeacherModel
         if args.which.startswith("kd-crossfit"):  # the kmer teacher's defaults
-            heads = 9 if args.which == "kd-crossfit-dense" else 1
-            teacher = CrossFitHeadTeacher(emb, model.nlabels, hidden=(256,), folds=10, train_heads=heads)
+            dense = args.which == "kd-crossfit-dense"
+            teacher = CrossFitHeadTeacher(
+                emb,
+                model.nlabels,
+                hidden=(256,),
+                folds=10,
+                train_heads=9 if dense else 1,
+                learn_share=1.0 if dense else 0.5,
+            )
         elif args.which == "kd-head":
             teacher = EmbeddingHeadTeacher(emb, model.nlabels, hidden=(512, 512))  # GenomeOcean's default
         else:
@@ -169,6 +176,7 @@ def child(args) -> dict:
         hist = train_jointly(model, teacher, data, kd, alpha, args.epochs, 1024, seed=1, precision=precision)
         epoch_times = [h["seconds"] for h in hist]
         train_heads = getattr(teacher, "train_heads", None)
+        learn_share = getattr(teacher, "learn_share", None)
     total = time.time() - t0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2  # GiB (ru_maxrss is KiB)
     out = {
@@ -185,6 +193,7 @@ def child(args) -> dict:
     }
     if args.which.startswith("kd-crossfit"):
         out["train_heads"] = train_heads
+        out["learn_share"] = learn_share
     if cuda:
         out["peak_cuda_gib"] = torch.cuda.max_memory_allocated() / 1024**3
     return out

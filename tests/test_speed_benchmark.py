@@ -41,6 +41,7 @@ def test_training_speed_benchmark_runs(tmp_path):
         assert row[which]["n"] == 3000 and row[which]["epoch_s"] > 0 and row[which]["peak_rss_gib"] > 0
     # the k-mer teacher's default form (a row through two heads) and the dense one (all ten)
     assert row["kd-crossfit"]["train_heads"] == 1 and row["kd-crossfit-dense"]["train_heads"] == 9
+    assert row["kd-crossfit"]["learn_share"] == 0.5 and row["kd-crossfit-dense"]["learn_share"] == 1.0
     for which in ("kd-head", "kd-crossfit", "kd-crossfit-dense", "student"):
         assert row[which]["precision"] == "float32"
         assert row[f"ratio_epoch_{which}"] == row[which]["epoch_s"] / row["stock"]["epoch_s"]

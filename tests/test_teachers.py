@@ -397,3 +397,15 @@ def test_learn_share_trains_heads_on_the_first_rows_only():
 def test_learn_share_range(share):
     with pytest.raises(ValueError, match="learn-share must be in"):
         CrossFitHeadTeacher(np.zeros((20, 2), dtype=np.float32), 3, folds=4, train_heads=1, learn_share=share)
+
+
+def test_kmer_teacher_learn_share_option_reaches_the_heads():
+    spec = registry.get_teacher("kmer")
+    rng = np.random.default_rng(0)
+    seqs = [rng.choice(np.frombuffer(b"ACGT", np.uint8), 800).tobytes() for _ in range(12)]
+    default = spec.build(_ctx(seqs, **spec.validate_options({})))
+    assert default.learn_share == 0.5 and default.train_heads == 1  # the default teacher's cheaper step
+    full = spec.build(_ctx(seqs, **spec.validate_options({"learn-share": "1"})))
+    assert full.learn_share == 1.0
+    with pytest.raises(Exception, match="learn-share"):
+        spec.validate_options({"learn-share": "0"})

@@ -79,7 +79,17 @@ def test_interrupted_run_cleans_up(tiny_data, tmp_path, sig, code):
     ]
     env = dict(os.environ, OMP_NUM_THREADS="1")
     env.pop("TAXOMETER_KD_DISABLE", None)
-    proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # A parent that ignores SIGINT (a pytest-xdist worker does) passes SIG_IGN on through exec,
+    # and Python then installs no KeyboardInterrupt handler: the run would never see Ctrl-C,
+    # as in a background job of a shell. Start it the way a terminal does, with the default.
+    proc = subprocess.Popen(
+        args,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     log = out / "log.txt"
     deadline = time.monotonic() + 120
     while proc.poll() is None and time.monotonic() < deadline:

@@ -28,6 +28,7 @@ from taxometer_kd import (
     parse_bool,
     parse_widths,
 )
+from taxometer_kd_plugins.crossfit import sampling_kwargs, sampling_options
 
 
 def canonical_index(k: int) -> tuple[np.ndarray, int]:
@@ -133,8 +134,7 @@ def build(ctx: TeacherContext) -> CrossFitHeadTeacher:
         seed=ctx.seed,
         learning_rate=float(o["lr"]),
         feature_dtype=ctx.feature_dtype,
-        train_heads=min(int(o["train-heads"]), max(int(o["folds"]) - 1, 1)),
-        learn_share=float(o["learn-share"]),
+        **sampling_kwargs(o),
     )
 
 
@@ -146,25 +146,7 @@ OPTIONS = (
         "hidden", parse_widths, (256,), "hidden layer widths, comma separated (0: linear)", low=1, high=16384
     ),
     TeacherOption("folds", int, 10, "cross-fitting folds (1: one head trained on all labels)", low=1, high=100),
-    TeacherOption(
-        "train-heads",
-        int,
-        1,
-        "heads a contig trains at each step, drawn among the folds-1 that may "
-        "learn from it (folds-1: every one, the slower form of taxometer-kd 0.1)",
-        low=1,
-        high=99,
-    ),
-    TeacherOption(
-        "learn-share",
-        float,
-        LEARN_SHARE,
-        "share of each batch's contigs that the learning heads train on (the rest only get "
-        "their distillation logits); with train-heads < folds-1",
-        low=0,
-        high=1,
-        low_open=True,
-    ),
+    *sampling_options(LEARN_SHARE),
     TeacherOption("dropout", float, 0.2, "dropout in the head", low=0, high=1, high_open=True),
     TeacherOption("lr", float, 1e-3, "Adam learning rate of the head", low=0, high=1, low_open=True),
     TeacherOption("abundance", parse_bool, True, "also give the head the contigs' coverage"),

@@ -100,4 +100,5 @@ def build_command(spec: RunSpec, ds: Dataset, cfg: dict[str, Any], outdir: Path)
         args += ["--alpha", _fmt_num(spec.alpha), "--temperature", _fmt_num(spec.temperature)]
     if spec.kind == "kdconf":
         args += ["--label-confidence", str(ds.confidence[spec.labeller].resolve())]
+    args += cfg.get("kd_args") or []
     return [exe, *args], env

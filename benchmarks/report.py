@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from pathlib import Path
 from typing import Any
@@ -98,6 +99,7 @@ def write_report(results: dict[str, Any], out: Path) -> Path:
         f"- Teachers: {', '.join(cfg['teachers'])} (main: {cfg['main_teacher']}); taxometer-kd runs with "
         f"`--alpha {cfg['alpha']:g} --temperature {cfg['temperature']:g}"
         + "".join(f" --teacher-option {o}" for o in cfg.get("teacher_options") or ())
+        + "".join(f" {shlex.quote(a)}" for a in cfg.get("kd_args") or ())
         + "`; Taxometer_G = "
         "`--student-input embedding --alpha 1` (teacher embeddings replace TNF, no distillation)"
         + (

@@ -115,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         "min_length": ds.min_length,
         # absent (None) rather than [] when not given, so work dirs made before the option still resume
         "teacher_options": args.teacher_option or None,
+        "kd_args": args.kd_args,
     }
     cfg_path = work / "settings.json"
     if cfg_path.is_file():

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,12 @@ MODES: dict[str, dict[str, Any]] = {
 }
 CONFIDENCE_CUTS = ",".join(f"{c:g}" for c in confidence.CUTS)
 # settings a work dir's finished runs depend on: a resumed benchmark must use the same ones
-RUN_SETTINGS = ("data", "subset", "epochs", "batch_size", "threads", "cuda", "min_length", "teacher_options")
+RUN_SETTINGS = ("data", "subset", "epochs", "batch_size", "threads", "cuda", "min_length", "teacher_options", "kd_args")
+#: options that --kd-args may not set: the benchmark sets them per run (or they name the method)
+KD_ARGS_RESERVED = (
+    "--teacher", "--alpha", "--temperature", "--label-confidence", "--student-input",
+    "--outdir", "--fasta", "--abundance_tsv", "--taxonomy", "-pe", "-pt", "-p", "-m", "--seed", "--cuda",
+)  # fmt: skip
 
 
 def _floats(text: str) -> list[float]:
@@ -87,6 +93,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="KEY=VALUE",
         help="pass --teacher-option KEY=VALUE to every run with a teacher (repeatable; a work dir's runs all "
         "share the same ones, so use another --name to compare, e.g. train-heads=9) [none]",
+    )
+    p.add_argument(
+        "--kd-args",
+        metavar="ARGS",
+        help="more options for every run with a teacher, as one shell-quoted string after '=', e.g. "
+        "--kd-args='--abstain both --abstain-weight 6' (a work dir's runs all share them, so use another "
+        "--name to compare; --alpha and --temperature are options of their own) [none]",
     )
     p.add_argument("--alpha", type=float, default=MAIN_ALPHA, help=f"alpha of the main runs [{MAIN_ALPHA}]")
     p.add_argument(
@@ -152,7 +165,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     for key, value in MODES[args.mode].items():
         if getattr(args, key, None) is None:
             setattr(args, key, value)
+    args.kd_args = parse_kd_args(p, args.kd_args)
     return args
+
+
+def parse_kd_args(p: argparse.ArgumentParser, text: str | None) -> list[str] | None:
+    """``--kd-args``'s words (None when not given or empty); exits with a usage error when it
+    cannot be split or sets what the benchmark sets per run."""
+    if text is None:
+        return None
+    try:
+        words = shlex.split(text)
+    except ValueError as e:
+        p.error(f"--kd-args {text!r}: {e}")
+    taken = [w for w in words if w.split("=", 1)[0] in KD_ARGS_RESERVED]
+    if taken:
+        p.error(
+            f"--kd-args may not set {', '.join(taken)}: the benchmark sets it per run "
+            "(use --alpha / --temperature for the main runs)"
+        )
+    return words or None
 
 
 RUN_KINDS = ("stock", "kd", "kdconf", "kdG")

@@ -264,3 +264,36 @@ def test_run_kinds_start_only_the_kinds_named():
         bench_run.parse_run_kinds("kd,teacher")
     with pytest.raises(SystemExit, match="none given"):
         bench_run.parse_run_kinds(",")
+
+
+def test_kd_args_reach_every_teacher_run_and_not_stock(tmp_path):
+    from benchmarks import run_args
+
+    ds = _fake_dataset(tmp_path)
+    _, runs = plan.make_plan(["mm"], ["cnn"], [1], False, [], [], "mm", 0.3, 4.0)
+    cfg = {"epochs": 1, "batch_size": None, "threads": 1, "cuda": False}
+    plain = {r.kind: plan.build_command(r, ds, cfg, tmp_path / "out")[0] for r in runs}
+    words = run_args.parse_args(["--kd-args=--abstain both --abstain-weight '6'"]).kd_args
+    assert words == ["--abstain", "both", "--abstain-weight", "6"]
+    given = {r.kind: plan.build_command(r, ds, cfg | {"kd_args": words}, tmp_path / "out")[0] for r in runs}
+    assert given["stock"] == plain["stock"]
+    for kind in ("kd", "kdG"):
+        assert given[kind] == plain[kind] + words
+
+
+def test_kd_args_are_a_work_dir_setting_and_may_not_set_what_a_run_sets(capsys):
+    from benchmarks import run_args
+
+    assert "kd_args" in run_args.RUN_SETTINGS
+    assert run_args.parse_args([]).kd_args is None
+    assert run_args.parse_args(["--kd-args="]).kd_args is None
+    for bad, why in (
+        ("--alpha 0.1", "may not set --alpha"),
+        ("--temperature=1", "may not set --temperature=1"),
+        ("--seed 3", "may not set --seed"),
+        ("--abstain 'both", "No closing quotation"),
+    ):
+        with pytest.raises(SystemExit) as e:
+            run_args.parse_args([f"--kd-args={bad}"])
+        assert e.value.code == 2
+        assert why in capsys.readouterr().err

@@ -121,7 +121,9 @@ FLAGS: tuple[Flag, ...] = (
         "--abstain-weight",
         "abstain_weight",
         2.0,
-        "weight of an abstention in the teacher's loss, relative to a taxon label",
+        "weight of an abstention in the teacher's loss, relative to a taxon label; with --label-confidence "
+        "a label of confidence c weighs c for its taxon and (1-c)*W for the abstention, so the teacher "
+        "abstains where the labels' confidence averages below W/(1+W)",
         metavar="W",
         type=float,
     ),

@@ -48,7 +48,6 @@ def test_a_label_becomes_itself_and_its_parent():
     np.testing.assert_allclose(space.teacher_alt_weights, [0.4, 1.0, 0.0, 0.0])
 
 
-
 def test_the_teacher_abstains_where_the_confidence_is_below_w_over_1_plus_w():
     # a species label's two targets for the teacher weigh c and (1 - c) * W: the abstention wins
     # a region of such labels where their confidence averages below W / (1 + W) (2/3 at W = 2)
@@ -58,6 +57,7 @@ def test_the_teacher_abstains_where_the_confidence_is_below_w_over_1_plus_w():
         apply_confidence(space, np.array([bar - 0.01, bar + 0.01]), "teacher", w)
         won = space.teacher_alt_weights > space.teacher_weights
         np.testing.assert_array_equal(won, [True, False])
+
 
 def test_both_and_none_modes():
     both = _space([2, 1], "both")

@@ -102,11 +102,12 @@ def apply_confidence(space: LabelSpace, confidence: np.ndarray, abstain: str, ab
     student, ``P`` is the label truncated by one rank (like a labeller that stops at the
     genus); for the teacher, which reads truncated labels as abstentions, it is ``P``'s
     abstain leaf ("this genus, but none of its known species"), with the abstention weight
-    ``W``: weights ``c * w`` and ``(1 - c) * W``. So a region of the teacher's feature space
-    where the labeller was unsure of its species (a novel species, say) teaches abstention
-    there, while one confident label among unsure neighbours is outvoted. Unlabelled contigs,
-    and contigs of unknown confidence (NaN), keep their targets. Returns how many labels
-    changed (confidence < 1).
+    ``W``: weights ``c * w`` and ``(1 - c) * W``. So the teacher abstains in a region whose
+    species labels' confidence averages below ``W / (1 + W)`` (2/3 at the default): a region of
+    the teacher's feature space where the labeller was unsure of its species (a novel species,
+    say) teaches abstention there, while one confident label among unsure neighbours is
+    outvoted. Unlabelled contigs, and contigs of unknown confidence (NaN), keep their targets.
+    Returns how many labels changed (confidence < 1).
     """
     c = np.nan_to_num(np.asarray(confidence, dtype=np.float64), nan=1.0)
     vamb_targets = space.targets if abstain != "both" else None

@@ -297,3 +297,24 @@ def test_kd_args_are_a_work_dir_setting_and_may_not_set_what_a_run_sets(capsys):
             run_args.parse_args([f"--kd-args={bad}"])
         assert e.value.code == 2
         assert why in capsys.readouterr().err
+
+
+def test_kd_args_refuse_every_flag_a_run_sets(tmp_path):
+    """benchmarks.run_args.KD_ARGS_RESERVED lists by hand what plan.build_command sets: every flag of
+    every kind of run (batch size and --cuda included) must be in it, so that --kd-args can never
+    set one twice."""
+    from benchmarks import run_args
+
+    _, runs = plan.make_plan(["mm"], ["cnn"], [1], False, [], [], "mm", 0.3, 4.0, True, confident=["mm"])
+    ds = _fake_dataset(tmp_path)
+    ds.confidence = {"mm": tmp_path / "labels" / "mm.confidence.tsv"}
+    cfg = {"epochs": 1, "batch_size": 64, "threads": 1, "cuda": True, "teacher_options": ["folds=5"]}
+    kinds = set()
+    for spec in runs:
+        if spec.kind == "stock":
+            continue
+        cmd, _ = plan.build_command(spec, ds, cfg, tmp_path / "out")
+        kinds.add(spec.kind)
+        flags = {word for word in cmd[1:] if word.startswith("-")}
+        assert flags - {"--teacher-option"} <= set(run_args.KD_ARGS_RESERVED), spec.kind
+    assert kinds == {"kd", "kdconf", "kdG"}

@@ -145,6 +145,17 @@ FLAGS: tuple[Flag, ...] = (
         type=Path,
     ),
     Flag(
+        "--confidence-cut",
+        "confidence_cut",
+        None,
+        "with --label-confidence: a hard cut instead of the weighting; a label whose confidence is below C "
+        "loses its lowest rank (a species label becomes a genus label, as if the labeller had stopped there) "
+        "and every other label counts whole. The scale is the labeller's own (e.g. 0.05 for Kraken2's k-mer share) "
+        "[none: weight each label by its confidence]",
+        metavar="C",
+        type=float,
+    ),
+    Flag(
         "--calibration-holdout",
         "calibration_holdout",
         0.1,
@@ -188,6 +199,7 @@ class KDOptions:
     abstain_weight: float = _default("abstain_weight")
     precision: str = _default("precision")
     label_confidence: Path | None = None
+    confidence_cut: float | None = None
     calibration_holdout: float = _default("calibration_holdout")
 
     @classmethod
@@ -239,6 +251,11 @@ class KDOptions:
             raise KDError(f"--calibration-holdout must be between 0 and 0.5, not {self.calibration_holdout}")
         if self.label_confidence is not None and not Path(self.label_confidence).is_file():
             raise KDError(f"--label-confidence: no such file: {self.label_confidence}")
+        if self.confidence_cut is not None:
+            if self.label_confidence is None:
+                raise KDError("--confidence-cut applies only together with --label-confidence FILE")
+            if not (math.isfinite(self.confidence_cut) and 0.0 < self.confidence_cut <= 1.0):
+                raise KDError(f"--confidence-cut must be above 0 and at most 1, not {self.confidence_cut}")
         if self.cache_dir is not None and Path(self.cache_dir).exists() and not Path(self.cache_dir).is_dir():
             raise KDError(f"--teacher-cache: {self.cache_dir} exists and is not a directory")
 

@@ -33,7 +33,7 @@ from taxometer_kd.options import KDOptions
 from taxometer_kd.teachers.base import TeacherContext, TeacherModel
 from taxometer_kd.training import device as devices
 from taxometer_kd.training.data import TrainData, build_student, make_train_data
-from taxometer_kd.training.label_space import LabelSpace, apply_confidence, build_label_space, hide
+from taxometer_kd.training.label_space import LabelSpace, apply_confidence, build_label_space, cut_labels, hide
 from taxometer_kd.training.predict import iter_probabilities, write_predictions
 from taxometer_kd.training.scores import (
     ScoreCalibration,
@@ -151,9 +151,19 @@ def inputs(run: Run) -> None:
 
 def labels(run: Run) -> None:
     kd = run.kd
-    run.space = space = build_label_space(
-        read_taxonomy(run.opt.taxonomy.path, run.composition.metadata), kd.abstain, kd.abstain_weight
-    )
+    taxonomy = read_taxonomy(run.opt.taxonomy.path, run.composition.metadata)
+    confidence = None
+    if kd.label_confidence is not None:
+        from taxometer_kd.labels.confidence import read_confidence
+
+        confidence = read_confidence(kd.label_confidence, run.composition.metadata.identifiers, skip_unknown=True)
+    if confidence is not None and kd.confidence_cut is not None:
+        n_cut = cut_labels(taxonomy, confidence, kd.confidence_cut)
+        logger.info(
+            f"\tLabel confidence from {kd.label_confidence}: {n_cut} labels below {kd.confidence_cut:g} "
+            "lose their lowest rank (--confidence-cut); the others count whole"
+        )
+    run.space = space = build_label_space(taxonomy, kd.abstain, kd.abstain_weight)
     logger.info(f"\t{space.n_real} nodes in the graph")
     logger.info(f"\t{space.n_labelled} of {len(space.targets)} contigs have an initial label")
     if kd.abstain != "none":
@@ -162,10 +172,7 @@ def labels(run: Run) -> None:
             f"abstentions for the {'teacher' if kd.abstain == 'teacher' else 'teacher and student'} "
             f"(weight {kd.abstain_weight})"
         )
-    if kd.label_confidence is not None:
-        from taxometer_kd.labels.confidence import read_confidence
-
-        confidence = read_confidence(kd.label_confidence, run.composition.metadata.identifiers, skip_unknown=True)
+    if confidence is not None and kd.confidence_cut is None:
         changed = apply_confidence(space, confidence, kd.abstain, kd.abstain_weight)
         labelled = (space.targets != 0) & np.isfinite(confidence)
         median = float(np.median(confidence[labelled])) if labelled.any() else float("nan")

@@ -135,6 +135,21 @@ def apply_confidence(space: LabelSpace, confidence: np.ndarray, abstain: str, ab
     return int((labelled & (c < 1.0)).sum())
 
 
+def cut_labels(taxonomy, confidence: np.ndarray, cut: float) -> int:
+    """``--confidence-cut``: every label whose confidence is below ``cut`` loses its lowest
+    rank, in place, as if the labeller had stopped one rank higher; the student then trains on
+    the shorter label and the teacher reads it as an abstention under that rank. Contigs of
+    unknown confidence (NaN) and unlabelled ones keep their labels. Returns how many labels
+    were cut."""
+    c = np.asarray(confidence, dtype=np.float64)
+    cut_rows = 0
+    for i, tax in enumerate(taxonomy.contig_taxonomies):
+        if tax is not None and len(tax.ranks) > 0 and c[i] < cut:  # NaN < cut is False
+            taxonomy.contig_taxonomies[i] = type(tax)(list(tax.ranks[:-1]))
+            cut_rows += 1
+    return cut_rows
+
+
 def build_label_space(taxonomy, abstain: str, abstain_weight: float) -> LabelSpace:
     """The label space for ``--abstain none|teacher|both`` (see :mod:`taxometer_kd.options`)."""
     nodes, parents, targets = vamb_graph(taxonomy)

@@ -141,11 +141,12 @@ def cut_labels(taxonomy, confidence: np.ndarray, cut: float) -> int:
     the shorter label and the teacher reads it as an abstention under that rank. Contigs of
     unknown confidence (NaN) and unlabelled ones keep their labels. Returns how many labels
     were cut."""
-    c = np.asarray(confidence, dtype=np.float64)
+    taxes = taxonomy.contig_taxonomies
     cut_rows = 0
-    for i, tax in enumerate(taxonomy.contig_taxonomies):
-        if tax is not None and len(tax.ranks) > 0 and c[i] < cut:  # NaN < cut is False
-            taxonomy.contig_taxonomies[i] = type(tax)(list(tax.ranks[:-1]))
+    for i in np.flatnonzero(np.asarray(confidence, dtype=np.float64) < cut):  # NaN < cut is False
+        tax = taxes[i]
+        if tax is not None and len(tax.ranks) > 0:
+            taxes[i] = type(tax)(list(tax.ranks[:-1]))
             cut_rows += 1
     return cut_rows
 

@@ -27,16 +27,18 @@ def test_labels_below_the_cut_lose_their_lowest_rank_and_the_rest_are_kept():
 
 def _cut_by_hand(data, confidence, cut, path):
     """The label file with the species of every contig whose confidence is below ``cut`` dropped,
-    as a user would write it with awk."""
+    as a user would write it with awk; returns how many labels were cut."""
     lines = open(data["taxonomy"]).read().splitlines()
     out = [lines[0]]
+    n_cut = 0
     for line in lines[1:]:
         contig, lineage = line.split("\t")
         if lineage and confidence[contig] < cut:
             lineage = ";".join(lineage.split(";")[:-1])
+            n_cut += 1
         out.append(f"{contig}\t{lineage}")
     path.write_text("\n".join(out) + "\n")
-    return path
+    return n_cut
 
 
 def test_the_cut_is_the_same_run_as_labels_cut_by_hand(small_data, tmp_path):
@@ -47,14 +49,11 @@ def test_the_cut_is_the_same_run_as_labels_cut_by_hand(small_data, tmp_path):
     rng = np.random.default_rng(4)
     truth = [line.split("\t") for line in open(data["truth"]).read().splitlines()[1:]]
     # the held-out species mostly below the cut, the rest mostly above it
-    conf = {r[0]: float(rng.uniform(0, 0.2) if r[3] == "species_held_out" else rng.uniform(0.05, 1)) for r in truth}
-    conf = {k: round(v, 4) for k, v in conf.items()}
+    # rounded as _write_confidence writes them, so that the cut by hand sees the file's values
+    conf = {r[0]: round(rng.uniform(0, 0.2) if r[3] == "species_held_out" else rng.uniform(0.05, 1), 4) for r in truth}
     conf_file = _write_confidence(tmp_path / "c.tsv", data, lambda r: conf[r[0]])
-    by_hand = _cut_by_hand(data, conf, 0.1, tmp_path / "cut_labels.tsv")
-    n_cut = sum(
-        bool(line.split("\t")[1]) and conf[line.split("\t")[0]] < 0.1
-        for line in open(data["taxonomy"]).read().splitlines()[1:]
-    )
+    by_hand = tmp_path / "cut_labels.tsv"
+    n_cut = _cut_by_hand(data, conf, 0.1, by_hand)
     assert n_cut > 50
     args = [*EPOCHS, "--calibration-holdout", "0.2"]
     flag = _run(data, tmp_path / "flag", *args, "--label-confidence", str(conf_file), "--confidence-cut", "0.1")

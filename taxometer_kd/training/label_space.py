@@ -146,7 +146,7 @@ def cut_labels(taxonomy, confidence: np.ndarray, cut: float) -> int:
     for i in np.flatnonzero(np.asarray(confidence, dtype=np.float64) < cut):  # NaN < cut is False
         tax = taxes[i]
         if tax is not None and len(tax.ranks) > 0:
-            taxes[i] = type(tax)(list(tax.ranks[:-1]))
+            taxes[i] = type(tax)(tax.ranks[:-1])
             cut_rows += 1
     return cut_rows
 

@@ -136,3 +136,17 @@ def test_bad_inputs_are_one_clear_error(env, tmp_path):
     cut = tmp_path / "cut.tsv.gz"
     cut.write_bytes(whole[: len(whole) // 2])
     raises(r"cut\.tsv\.gz, line \d+: could not read the file", convert, "taxid", cut, env["fasta"], env["taxdump"])
+
+
+def test_corrupt_gzip_stream_is_one_clear_error(env, tmp_path):
+    data = bytearray(write_text(tmp_path / "w.tsv.gz", tsv(*[(f"x{i}", 0) for i in range(5000)]), gz=True).read_bytes())
+    data[200:260] = bytes(b ^ 0xFF for b in data[200:260])  # damage the deflate stream, not the trailer
+    (tmp_path / "bad.tsv.gz").write_bytes(bytes(data))
+    raises(
+        r"bad\.tsv\.gz, line \d+: could not read the file",
+        convert,
+        "taxid",
+        tmp_path / "bad.tsv.gz",
+        env["fasta"],
+        env["taxdump"],
+    )

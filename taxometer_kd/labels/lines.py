@@ -1,7 +1,7 @@
 """Numbered text lines of a labeller's file, plain or compressed, with located errors.
 
 Every reader of :mod:`taxometer_kd.labels` goes through :func:`iter_lines`, so that a
-missing file, a truncated gzip stream or a byte that is not UTF-8 becomes one
+missing file, a truncated or corrupt gzip stream or a byte that is not UTF-8 becomes one
 :class:`~taxometer_kd.errors.KDError` that names the file (and the line, where there is
 one), and so that all of them agree on the ``FILE, line N: ...`` form of :func:`where`.
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 import bz2
 import gzip
 import lzma
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
@@ -52,5 +53,5 @@ def iter_lines(path: Path | str) -> Iterator[tuple[int, str]]:
                 yield number, line.rstrip("\n").rstrip("\r")
     except UnicodeDecodeError:
         raise KDError(f"{where(path, number + 1)}: not UTF-8 text (is this the right file?)") from None
-    except (OSError, EOFError, lzma.LZMAError) as exc:
+    except (OSError, EOFError, lzma.LZMAError, zlib.error) as exc:
         raise KDError(f"{where(path, number + 1)}: could not read the file: {exc}") from None

@@ -150,3 +150,10 @@ def test_corrupt_gzip_stream_is_one_clear_error(env, tmp_path):
         env["fasta"],
         env["taxdump"],
     )
+
+
+def test_a_byte_that_is_not_utf8_is_reported_on_its_own_line(env, tmp_path):
+    rows = [(f"c{i}", 0) for i in range(1, 10)] + [(f"x{i}", 0) for i in range(3000)]  # past the decoder's chunk
+    raw = tmp_path / "latin1.tsv"
+    raw.write_bytes(tsv(*rows).encode() + "Sphingomonas sp. \u00e9\t0\n".encode("latin-1"))
+    raises(rf"latin1\.tsv, line {len(rows) + 1}: not UTF-8", convert, "taxid", raw, env["fasta"], env["taxdump"])

@@ -14,7 +14,7 @@ import lzma
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import Any
 
 from taxometer_kd.errors import KDError
 
@@ -26,7 +26,7 @@ def where(path: Path | str, line: int) -> str:
     return f"{path}, line {line}"
 
 
-def _open(path: Path) -> IO[str]:
+def _open(path: Path, binary: bool = False) -> Any:  # IO[str], or a binary file object
     try:
         with open(path, "rb") as fh:
             head = fh.read(6)
@@ -34,8 +34,23 @@ def _open(path: Path) -> IO[str]:
         raise KDError(f"{path}: cannot open the file: {exc.strerror or exc}") from None
     for magic, opener in _MAGIC:
         if head.startswith(magic):
-            return opener(path, "rt", encoding="utf-8", newline="")
-    return open(path, encoding="utf-8", newline="")
+            return opener(path, "rb") if binary else opener(path, "rt", encoding="utf-8", newline="")
+    return open(path, "rb") if binary else open(path, encoding="utf-8", newline="")
+
+
+def _first_undecodable_line(path: Path) -> int | None:
+    """The number of the first line that is not UTF-8 (text reading decodes whole chunks, so
+    the line being read when its decoder fails can lie lines before the bad byte)."""
+    try:
+        with _open(path, binary=True) as fh:
+            for number, raw in enumerate(fh, start=1):
+                try:
+                    raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    return number
+    except (KDError, OSError, EOFError, lzma.LZMAError, zlib.error):
+        pass
+    return None
 
 
 def iter_lines(path: Path | str) -> Iterator[tuple[int, str]]:
@@ -52,6 +67,7 @@ def iter_lines(path: Path | str) -> Iterator[tuple[int, str]]:
             for number, line in enumerate(fh, start=1):
                 yield number, line.rstrip("\n").rstrip("\r")
     except UnicodeDecodeError:
-        raise KDError(f"{where(path, number + 1)}: not UTF-8 text (is this the right file?)") from None
+        number = _first_undecodable_line(path) or number + 1
+        raise KDError(f"{where(path, number)}: not UTF-8 text (is this the right file?)") from None
     except (OSError, EOFError, lzma.LZMAError, zlib.error) as exc:
         raise KDError(f"{where(path, number + 1)}: could not read the file: {exc}") from None

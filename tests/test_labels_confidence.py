@@ -47,3 +47,8 @@ def test_bad_header_or_file(tmp_path):
         read_confidence(write_text(tmp_path / "e.tsv", ""), ["a"])
     with pytest.raises(KDError, match="cannot open the file"):
         read_confidence(tmp_path / "absent.tsv", ["a"])
+
+
+def test_a_utf8_byte_order_mark_before_the_header(tmp_path):
+    path = write_text(tmp_path / "c.tsv", "\ufeff" + tsv(HEADER, ("a", "0.25")))
+    assert read_confidence(path, ["a"])[0] == 0.25

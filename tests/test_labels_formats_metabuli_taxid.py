@@ -157,3 +157,9 @@ def test_a_byte_that_is_not_utf8_is_reported_on_its_own_line(env, tmp_path):
     raw = tmp_path / "latin1.tsv"
     raw.write_bytes(tsv(*rows).encode() + "Sphingomonas sp. \u00e9\t0\n".encode("latin-1"))
     raises(rf"latin1\.tsv, line {len(rows) + 1}: not UTF-8", convert, "taxid", raw, env["fasta"], env["taxdump"])
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_a_utf8_byte_order_mark_is_not_part_of_the_first_contig(env, gz):
+    labels, conf = run(env, "taxid", "\ufeff" + tsv(("c1", 562), ("c2", 590, 0.5)).replace("\n", "\r\n"), gz=gz)
+    assert labels["c1"] == ECOLI and conf["c1"] == 1.0 and conf["c2"] == 0.5

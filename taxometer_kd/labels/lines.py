@@ -34,8 +34,8 @@ def _open(path: Path, binary: bool = False) -> Any:  # IO[str], or a binary file
         raise KDError(f"{path}: cannot open the file: {exc.strerror or exc}") from None
     for magic, opener in _MAGIC:
         if head.startswith(magic):
-            return opener(path, "rb") if binary else opener(path, "rt", encoding="utf-8", newline="")
-    return open(path, "rb") if binary else open(path, encoding="utf-8", newline="")
+            return opener(path, "rb") if binary else opener(path, "rt", encoding="utf-8-sig", newline="")
+    return open(path, "rb") if binary else open(path, encoding="utf-8-sig", newline="")
 
 
 def _first_undecodable_line(path: Path) -> int | None:
@@ -57,7 +57,8 @@ def iter_lines(path: Path | str) -> Iterator[tuple[int, str]]:
     """``(line number, line without its end-of-line)`` for each line of ``path``.
 
     Line numbers start at 1. The file may be plain text or gzip, bzip2 or xz compressed
-    (recognised by its first bytes, whatever its name). ``\\r\\n`` line ends are accepted.
+    (recognised by its first bytes, whatever its name). ``\\r\\n`` line ends and a UTF-8
+    byte order mark are accepted.
     """
     path = Path(path)
     number = 0

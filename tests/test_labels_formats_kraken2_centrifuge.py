@@ -67,11 +67,17 @@ def test_kraken2(env, text, gz):
         (("C", "c2", 562, 40, "562:3 777777:2"), "in the k-mer list, taxid 777777 is not in the taxdump"),
         (("C", "c2", "Escherichia coli", 40, "562:3"), "neither a number nor 'Name \\(taxid N\\)'"),
         (("C", "c2", 562, 40, "562:3", "extra"), "expected 5 tab-separated columns, found 6"),
+        (("C", "c2", 562, 40, f"562:{2**63}"), "9223372036854775808 in the k-mer list is too large"),
     ],
 )
 def test_kraken2_errors_name_file_and_line(env, line, match):
     text = tsv(("C", "c1", 562, 40, "562:3"), line)
     assert "raw.tsv, line 2: " in raises(match, run, env, "kraken2", text)
+
+
+def test_kraken2_counts_whose_sum_exceeds_int64(env):
+    _, conf = run(env, "kraken2", tsv(("C", "c1", 562, 40, f"562:{2**62} 0:{2**62} 562:{2**62}")))
+    assert conf["c1"] == pytest.approx(2 / 3)
 
 
 def test_taxid_formats_need_a_taxdump(env):

@@ -60,8 +60,13 @@ def kraken2_confidence(loc: str, hits: str, call: int, taxdump: Taxdump) -> floa
         raise KDError(f"{loc}: k-mer list item {token!r} is not 'taxid:count' or 'A:count'")
     # vectorised: a contig's list has thousands of items
     flat = hits.replace("|:|", " ").replace("A:", "-1:").replace(":", " ")
-    pairs = np.array(flat.split(), dtype=np.int64).reshape(-1, 2)
-    looked_up = int(pairs[pairs[:, 0] >= 0, 1].sum())  # ambiguous k-mers (-1) are not looked up
+    try:
+        pairs = np.array(flat.split(), dtype=np.int64).reshape(-1, 2)
+    except OverflowError:
+        big = next(t for t in flat.split() if abs(int(t)) >= 2**63)
+        raise KDError(f"{loc}: {big} in the k-mer list is too large for a taxid or a count") from None
+    # summed as floats: counts near the int64 limit would wrap around as integers
+    looked_up = float(pairs[pairs[:, 0] >= 0, 1].sum(dtype=np.float64))  # ambiguous k-mers (-1) are not looked up
     found = pairs[pairs[:, 0] > 0]  # 0: looked up, not in the database
     taxa, where_ = np.unique(found[:, 0], return_inverse=True)
     per_taxon = np.bincount(where_, weights=found[:, 1], minlength=len(taxa))

@@ -191,3 +191,22 @@ def test_mock64_kraken2_output_reproduces_the_shared_labels(mock64_names, tmp_pa
     ]
     assert conv.taxonomy_text().splitlines()[1:] == expected
     assert all(v is not None and 0 <= v <= 1 for v in conv.confidence)
+
+
+@pytest.mark.parametrize("clash", ["-o raw", "--confidence-out raw", "-o fasta", "-o names.dmp"])
+def test_an_output_that_is_an_input_is_refused(tmp_path, capsys, clash):
+    from labels_testdata import write_fasta, write_taxdump
+
+    taxdump, fasta, raw = write_taxdump(tmp_path / "td"), write_fasta(tmp_path / "c.fna"), tmp_path / "t.tsv"
+    raw.write_text(tsv(("c1", 562)))
+    inputs = {"raw": raw, "fasta": fasta, "names.dmp": taxdump / "names.dmp"}
+    before = {p: p.read_bytes() for p in inputs.values()}
+    flag, which = clash.split()
+    out = {"-o": inputs[which], "--confidence-out": tmp_path / "labels.tsv"}
+    if flag == "--confidence-out":
+        out = {"-o": tmp_path / "labels.tsv", "--confidence-out": inputs[which]}
+    args = ["labels", "taxid", str(raw), "--fasta", str(fasta), "--taxdump", str(taxdump)]
+    assert main([*args, "-o", str(out["-o"]), "--confidence-out", str(out["--confidence-out"])]) == 2
+    assert f"is the input {inputs[which]}" in capsys.readouterr().err
+    assert {p: p.read_bytes() for p in inputs.values()} == before  # no input overwritten
+    assert not (tmp_path / "labels.tsv").exists()  # and nothing written

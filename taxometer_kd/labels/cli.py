@@ -63,6 +63,21 @@ def default_confidence_path(labels: Path) -> Path:
     )
 
 
+def refuse_overwriting_inputs(args: argparse.Namespace, outputs: list[Path]) -> None:
+    """A KDError if an output is one of the input files (the same file by any path or link)."""
+    import os
+
+    from taxometer_kd.errors import KDError
+
+    inputs = [args.raw, args.fasta]
+    if args.taxdump is not None:
+        inputs += [args.taxdump / f"{name}.dmp" for name in ("nodes", "names", "merged")]
+    for target in outputs:
+        for source in inputs:
+            if target.exists() and source.exists() and os.path.samefile(target, source):
+                raise KDError(f"cannot write {target}: it is the input {source}")
+
+
 def run(args: argparse.Namespace) -> int:
     """The command: convert, write, print a summary; a user error is one ERROR line and status 2."""
     from taxometer_kd.errors import KDError
@@ -71,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
         from taxometer_kd.labels.convert import convert, write_outputs
 
         confidence_out = args.confidence_out or default_confidence_path(args.output)
+        refuse_overwriting_inputs(args, [args.output, confidence_out])
         conversion = convert(args.format, args.raw, args.fasta, args.taxdump)
         write_outputs(conversion, args.output, confidence_out)
     except KDError as exc:

@@ -163,3 +163,10 @@ def test_a_byte_that_is_not_utf8_is_reported_on_its_own_line(env, tmp_path):
 def test_a_utf8_byte_order_mark_is_not_part_of_the_first_contig(env, gz):
     labels, conf = run(env, "taxid", "\ufeff" + tsv(("c1", 562), ("c2", 590, 0.5)).replace("\n", "\r\n"), gz=gz)
     assert labels["c1"] == ECOLI and conf["c1"] == 1.0 and conf["c2"] == 0.5
+
+
+@pytest.mark.parametrize(
+    "fmt, text", [("taxid", ""), ("kraken2", "\n\n"), ("centrifuge", "readID\ttaxID\thitLength\tqueryLength\n")]
+)
+def test_a_file_without_a_single_call_is_an_error_not_all_unclassified(env, fmt, text):
+    raises(r"raw\.tsv: no classification lines", run, env, fmt, text)

@@ -12,7 +12,8 @@
   :func:`~taxometer_kd.labels.confidence.read_confidence` reads as NaN, "unknown".
 
 A contig of the labeller's file that is not in the FASTA, or is there twice, is an error
-naming the file and line: the file and the FASTA do not belong together.
+naming the file and line: the file and the FASTA do not belong together. So is a file
+without a single contig's line (an empty file: a labeller that failed or was cut short).
 """
 
 from __future__ import annotations
@@ -86,6 +87,8 @@ def convert(
         )
     tax = Taxdump(taxdump) if taxdump is not None else None
     records = list(spec.parse(raw, tax))  # a malformed line is reported before the FASTA is read
+    if not records:  # every labeller lists its unclassified contigs too: a failed or unfinished run
+        raise KDError(f"{raw}: no classification lines (is the labeller's run complete?)")
     names = identifiers if identifiers is not None else fasta_identifiers(fasta)
     row = {name: i for i, name in enumerate(names)}
     paths: list[tuple[Hashable, ...]] = [()] * len(names)

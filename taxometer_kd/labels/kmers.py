@@ -37,7 +37,7 @@ _USE_NAMES = re.compile(r"\(taxid\s+(\d+)\)\s*$")
 
 def _kraken2_taxid(loc: str, field: str) -> int:
     field = field.strip()
-    if field.isdigit():
+    if field.isdecimal():  # not isdigit(): '²' is a digit that int() refuses
         return int(field)
     match = _USE_NAMES.search(field)
     if match is None:

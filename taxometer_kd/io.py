@@ -1,6 +1,7 @@
 """Files in and out: the one atomic writer and the one FASTA reader of taxometer-kd.
 
-- :func:`atomic_write` / :func:`atomic_write_bytes`: write through a temporary file in the
+- :func:`atomic_write` / :func:`atomic_write_bytes` / :func:`atomic_write_texts` (several
+  files, all or none): write through a temporary file in the
   target's folder, ``fsync`` it and rename it into place, so that a crash or a kill never
   leaves a half-written output. The file gets the permissions a plain ``open(path, "w")``
   would give it: those of the file it replaces, else ``0o666`` minus the umask (a
@@ -16,6 +17,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -37,6 +39,18 @@ def _new_file_mode(path: Path) -> int:
         return 0o666 & ~mask
 
 
+def _temporary(path: Path) -> Path:
+    return path.with_name(f".{path.name}.{os.getpid()}.{time.monotonic_ns()}.tmp")
+
+
+def _write_temporary(tmp: Path, target: Path, write: Callable[[IO[Any]], Any], binary: bool) -> None:
+    with open(tmp, "wb" if binary else "w") as fh:
+        write(fh)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.chmod(tmp, _new_file_mode(target))
+
+
 def atomic_write(path: Path | str, write: Callable[[IO[Any]], Any], binary: bool = False) -> None:
     """Write ``path`` by calling ``write(fh)`` on a temporary file, then rename it into place.
 
@@ -44,17 +58,45 @@ def atomic_write(path: Path | str, write: Callable[[IO[Any]], Any], binary: bool
     fsynced before the rename, and is removed if ``write`` (or anything else) fails.
     """
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{time.monotonic_ns()}.tmp")
+    tmp = _temporary(path)
     try:
-        with open(tmp, "wb" if binary else "w") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, _new_file_mode(path))
+        _write_temporary(tmp, path, write, binary)
         os.replace(tmp, path)
     finally:
         if tmp.exists():  # only when something above failed
             tmp.unlink()
+
+
+def _write_str(fh: IO[Any], text: str) -> None:
+    fh.write(text)
+
+
+def atomic_write_texts(files: Sequence[tuple[Path | str, str]]) -> None:
+    """Write several text files as one: all are replaced, or (on an error) none is.
+
+    Every file's temporary is written and fsynced before the first rename, so a full disk
+    while writing the second file leaves the first one as it was, not a new file beside an
+    old one. An ``OSError`` names the file it was writing (``exc.filename``).
+    """
+    done: list[tuple[Path, Path]] = []
+    try:
+        for target, text in files:
+            target = Path(target)
+            tmp = _temporary(target)
+            done.append((tmp, target))
+            try:
+                _write_temporary(tmp, target, functools.partial(_write_str, text=text), binary=False)
+            except OSError as exc:
+                raise OSError(exc.errno, exc.strerror or str(exc), str(target)) from exc
+        for tmp, target in done:
+            try:
+                os.replace(tmp, target)
+            except OSError as exc:
+                raise OSError(exc.errno, exc.strerror or str(exc), str(target)) from exc
+    finally:
+        for tmp, _ in done:
+            if tmp.exists():  # only when something above failed
+                tmp.unlink()
 
 
 def atomic_write_bytes(path: Path | str, data: bytes) -> None:

@@ -210,3 +210,35 @@ def test_an_output_that_is_an_input_is_refused(tmp_path, capsys, clash):
     assert f"is the input {inputs[which]}" in capsys.readouterr().err
     assert {p: p.read_bytes() for p in inputs.values()} == before  # no input overwritten
     assert not (tmp_path / "labels.tsv").exists()  # and nothing written
+
+
+def test_a_failed_second_write_leaves_both_old_files(tmp_path, capsys, monkeypatch):
+    """The labels and the confidence file are replaced together: a full disk while writing the
+    confidence file must not leave new labels beside the old confidence."""
+    from labels_testdata import write_fasta, write_taxdump
+
+    import taxometer_kd.io as kd_io
+
+    taxdump, fasta, raw = write_taxdump(tmp_path / "td"), write_fasta(tmp_path / "c.fna"), tmp_path / "t.tsv"
+    raw.write_text(tsv(("c1", 562)))
+    labels, conf = tmp_path / "labels.tsv", tmp_path / "conf.tsv"
+    labels.write_text("old labels\n")
+    conf.write_text("old confidence\n")
+    real_fsync, calls = kd_io.os.fsync, []
+
+    def fsync_fails_the_second_time(fd):
+        calls.append(fd)
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        real_fsync(fd)
+
+    monkeypatch.setattr(kd_io.os, "fsync", fsync_fails_the_second_time)
+    args = ["labels", "taxid", str(raw), "--fasta", str(fasta), "--taxdump", str(taxdump)]
+    assert main([*args, "-o", str(labels), "--confidence-out", str(conf)]) == 2
+    assert f"cannot write {conf}: No space left on device" in capsys.readouterr().err
+    assert (labels.read_text(), conf.read_text()) == ("old labels\n", "old confidence\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.fna", "conf.tsv", "labels.tsv", "t.tsv", "td"]
+
+    monkeypatch.setattr(kd_io.os, "fsync", real_fsync)  # and with room on the disk, both are new
+    assert main([*args, "-o", str(labels), "--confidence-out", str(conf)]) == 0
+    assert labels.read_text().startswith("contigs\tpredictions") and conf.read_text().startswith("contigs\t")

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from taxometer_kd.errors import KDError
-from taxometer_kd.io import atomic_write_text, iter_fasta
+from taxometer_kd.io import atomic_write_texts, iter_fasta
 from taxometer_kd.labels.formats import FORMATS
 from taxometer_kd.labels.lineage import CANONICAL_RANKS, LineageNamer, Node
 from taxometer_kd.labels.lines import where
@@ -128,7 +128,7 @@ def _nodes(record: Record, tax: Taxdump | None, loc: str) -> tuple[Node, ...]:
 
 
 def write_outputs(conversion: Conversion, labels_out: Path | str, confidence_out: Path | str | None) -> None:
-    """Write the taxonomy file and (unless None) the confidence file, each atomically.
+    """Write the taxonomy file and (unless None) the confidence file, together atomically.
 
     The output folders are checked before anything is written, so a bad path leaves
     neither file behind.
@@ -142,8 +142,7 @@ def write_outputs(conversion: Conversion, labels_out: Path | str, confidence_out
         if target.is_dir():
             raise KDError(f"cannot write {target}: it is a folder")
     texts = [conversion.taxonomy_text(), conversion.confidence_text()]
-    for target, text in zip(targets, texts):
-        try:
-            atomic_write_text(target, text)
-        except OSError as exc:
-            raise KDError(f"cannot write {target}: {exc.strerror or exc}") from None
+    try:  # both or neither: never new labels beside an old confidence file
+        atomic_write_texts(list(zip(targets, texts)))
+    except OSError as exc:
+        raise KDError(f"cannot write {exc.filename}: {exc.strerror or exc}") from None

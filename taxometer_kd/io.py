@@ -72,11 +72,12 @@ def _write_str(fh: IO[Any], text: str) -> None:
 
 
 def atomic_write_texts(files: Sequence[tuple[Path | str, str]]) -> None:
-    """Write several text files as one: all are replaced, or (on an error) none is.
+    """Write several text files as one: an error while writing leaves every one as it was.
 
     Every file's temporary is written and fsynced before the first rename, so a full disk
     while writing the second file leaves the first one as it was, not a new file beside an
-    old one. An ``OSError`` names the file it was writing (``exc.filename``).
+    old one; only the renames, which write no data, come after. An ``OSError`` names the
+    file it was writing (``exc.filename``).
     """
     done: list[tuple[Path, Path]] = []
     try:

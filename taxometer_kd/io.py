@@ -1,7 +1,7 @@
 """Files in and out: the one atomic writer and the one FASTA reader of taxometer-kd.
 
 - :func:`atomic_write` / :func:`atomic_write_bytes` / :func:`atomic_write_texts` (several
-  files, all or none): write through a temporary file in the
+  files; an error while writing leaves every one as it was): write through a temporary file in the
   target's folder, ``fsync`` it and rename it into place, so that a crash or a kill never
   leaves a half-written output. The file gets the permissions a plain ``open(path, "w")``
   would give it: those of the file it replaces, else ``0o666`` minus the umask (a

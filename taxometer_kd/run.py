@@ -156,7 +156,13 @@ def labels(run: Run) -> None:
     if kd.label_confidence is not None:
         from taxometer_kd.labels.confidence import read_confidence
 
-        confidence = read_confidence(kd.label_confidence, run.composition.metadata.identifiers, skip_unknown=True)
+        identifiers = run.composition.metadata.identifiers
+        confidence = read_confidence(kd.label_confidence, identifiers, skip_unknown=True)
+        if not np.isfinite(confidence).any():  # the flag would change nothing: say so rather than run
+            raise KDError(
+                f"{kd.label_confidence}: none of the contigs it lists is among this run's {len(identifiers)} "
+                "contigs (those of at least -m bp); is it the confidence file of these labels?"
+            )
     if confidence is not None and kd.confidence_cut is not None:
         n_cut = cut_labels(taxonomy, confidence, kd.confidence_cut)
         logger.info(

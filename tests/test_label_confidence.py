@@ -175,3 +175,26 @@ def test_confidence_file_errors_are_one_line(tiny_data, tmp_path):
         ]
     )
     assert proc.returncode == 2 and "--label-confidence applies only together with --teacher NAME" in proc.stderr
+
+
+def test_a_confidence_file_of_other_contigs_is_refused(tiny_data, tmp_path):
+    """A confidence file naming none of the run's contigs would change nothing: an error, not a silent run."""
+    other = tmp_path / "other.tsv"
+    other.write_text("contigs\tconfidence\nelsewhere_1\t0.3\nelsewhere_2\t0.9\n")
+    proc = run_cmd(
+        [
+            "vamb",
+            "taxometer",
+            "--outdir",
+            str(tmp_path / "o"),
+            *vamb_inputs(tiny_data),
+            *EPOCHS,
+            "--teacher",
+            "default",
+            "--label-confidence",
+            str(other),
+        ]
+    )
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    assert f"{other}: none of the contigs it lists is among this run's" in proc.stderr
+    assert not (tmp_path / "o" / "results_taxometer.tsv").exists()

@@ -28,6 +28,8 @@ def test_values_in_the_given_order_missing_is_nan(tmp_path, gz):
         ([("a", "-0.1")], 2, "confidence -0.1 is outside"),
         ([("a", "nan")], 2, "confidence nan is outside"),
         ([("a", "0.5"), ("b", "high")], 3, "confidence 'high' is not a number"),
+        ([("a", "0_1")], 2, "confidence '0_1' is not a number"),  # float('0_1') is 1.0
+        ([("a", "\u0660.5")], 2, "is not a number"),  # float() reads an Arabic-Indic zero there: 0.5
         ([("a", "0.5"), ("a", "0.5")], 3, r"contig 'a' appears again \(first on line 2\)"),
         ([("zz", "0.5")], 2, "contig 'zz' is not among the run's contigs"),
         ([("a", "0.5", "x")], 2, "expected 2 tab-separated columns"),

@@ -67,6 +67,8 @@ def test_kraken2(env, text, gz):
         (("C", "c2", 562, 40, "562:3 777777:2"), "in the k-mer list, taxid 777777 is not in the taxdump"),
         (("C", "c2", "Escherichia coli", 40, "562:3"), "neither a number nor 'Name \\(taxid N\\)'"),
         (("C", "c2", "\u00b2", 40, "562:3"), "neither a number nor"),  # '²'.isdigit(), but int() refuses it
+        (("C", "c2", "\u0665\u0666\u0662", 40, "562:3"), "neither a number nor"),  # int() reads '٥٦٢' as 562
+        (("C", "c2", 562, 40, "\u0665\u0666\u0662:3"), "is not 'taxid:count'"),
         (("C", "c2", 562, 40, "562:3", "extra"), "expected 5 tab-separated columns, found 6"),
         (("C", "c2", 562, 40, f"562:{2**63}"), "9223372036854775808 in the k-mer list is too large"),
     ],

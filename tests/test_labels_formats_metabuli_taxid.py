@@ -114,6 +114,9 @@ def test_taxid_table(env, gz):
         (("c2", 562, "high"), "confidence 'high' is not a number"),
         (("c2", 562, 0.5, "x"), "expected 2 or 3 tab-separated columns"),
         (("c2", "5x"), "taxid '5x' is not an integer"),
+        (("c2", "5_62"), "taxid '5_62' is not an integer"),  # int('5_62') is 562
+        (("c2", "\uff15\uff16\uff12"), "is not an integer"),  # full-width digits: int() reads 562
+        (("c2", 562, "1_0"), "confidence '1_0' is not a number"),
         (("", 562), "the contig name is empty"),
     ],
 )

@@ -10,6 +10,7 @@ import numpy as np
 
 from taxometer_kd.errors import KDError
 from taxometer_kd.labels.lines import iter_lines, where
+from taxometer_kd.labels.records import is_number
 
 CONFIDENCE_HEADER = "contigs\tconfidence"
 
@@ -58,10 +59,9 @@ def read_confidence(path: Path | str, identifiers: Sequence[str], skip_unknown: 
         seen = first_line.setdefault(contig, number)
         if seen != number:
             raise KDError(f"{loc}: contig {contig!r} appears again (first on line {seen})")
-        try:
-            value = float(text)
-        except ValueError:
-            raise KDError(f"{loc}: confidence {text!r} is not a number") from None
+        if not is_number(text):  # float() also takes '0_1' (1.0) and non-ASCII digits
+            raise KDError(f"{loc}: confidence {text!r} is not a number")
+        value = float(text)
         if math.isnan(value) or not 0.0 <= value <= 1.0:
             raise KDError(f"{loc}: confidence {text} is outside [0, 1]")
         values[i] = value

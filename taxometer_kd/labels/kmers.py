@@ -32,12 +32,12 @@ from taxometer_kd.errors import KDError
 from taxometer_kd.labels.records import Record, contig_name, data_lines, need_columns, to_int
 from taxometer_kd.labels.taxdump import Taxdump, UnknownTaxid
 
-_USE_NAMES = re.compile(r"\(taxid\s+(\d+)\)\s*$")
+_USE_NAMES = re.compile(r"\(taxid\s+([0-9]+)\)\s*$")
 
 
 def _kraken2_taxid(loc: str, field: str) -> int:
     field = field.strip()
-    if field.isdecimal():  # not isdigit(): '²' is a digit that int() refuses
+    if field.isascii() and field.isdecimal():  # ASCII: not '²' (isdigit), nor full-width or Arabic-Indic digits
         return int(field)
     match = _USE_NAMES.search(field)
     if match is None:
@@ -45,7 +45,7 @@ def _kraken2_taxid(loc: str, field: str) -> int:
     return int(match.group(1))
 
 
-_HIT = r"(?:(?:\d+|A):\d+|\|:\|)"
+_HIT = r"(?:(?:[0-9]+|A):[0-9]+|\|:\|)"
 _HITS = re.compile(rf"{_HIT}(?:\s+{_HIT})*")
 _ONE_HIT = re.compile(_HIT)
 

@@ -8,6 +8,7 @@ later error (unknown contig, duplicate, taxid missing from the taxdump).
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,22 @@ from pathlib import Path
 from taxometer_kd.errors import KDError
 from taxometer_kd.labels.lineage import Node, parse_lineage_text
 from taxometer_kd.labels.lines import iter_lines, where
+
+# plain ASCII numbers only: int() and float() also take '1_000' and full-width or Arabic-Indic digits
+INTEGER = re.compile(r"[+-]?[0-9]+", re.ASCII)
+NUMBER = re.compile(
+    r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[+-]?(?:inf|infinity|nan)", re.ASCII | re.IGNORECASE
+)
+
+
+def is_integer(text: str) -> bool:
+    """Whether ``text`` (stripped) is a plain ASCII integer."""
+    return INTEGER.fullmatch(text.strip()) is not None
+
+
+def is_number(text: str) -> bool:
+    """Whether ``text`` (stripped) is a plain ASCII decimal number (or inf / nan, which callers refuse)."""
+    return NUMBER.fullmatch(text.strip()) is not None
 
 
 @dataclass(frozen=True)
@@ -56,10 +73,12 @@ def contig_name(loc: str, field: str) -> str:
 
 def to_int(loc: str, field: str, what: str, minimum: int = 0) -> int:
     """``field`` as an integer of at least ``minimum``."""
+    if not is_integer(field):
+        raise KDError(f"{loc}: {what} {field!r} is not an integer")
     try:
         value = int(field.strip())
-    except ValueError:
-        raise KDError(f"{loc}: {what} {field!r} is not an integer") from None
+    except ValueError:  # over Python's limit on the digits of an int (4,300)
+        raise KDError(f"{loc}: {what} {field.strip()[:20]!r}... has too many digits") from None
     if value < minimum:
         raise KDError(f"{loc}: {what} {value} is below {minimum}")
     return value
@@ -67,10 +86,9 @@ def to_int(loc: str, field: str, what: str, minimum: int = 0) -> int:
 
 def to_float(loc: str, field: str, what: str) -> float:
     """``field`` as a finite number."""
-    try:
-        value = float(field.strip())
-    except ValueError:
-        raise KDError(f"{loc}: {what} {field!r} is not a number") from None
+    if not is_number(field):
+        raise KDError(f"{loc}: {what} {field!r} is not a number")
+    value = float(field.strip())
     if not math.isfinite(value):
         raise KDError(f"{loc}: {what} {field!r} is not a finite number")
     return value

@@ -28,6 +28,8 @@ from taxometer_kd.labels.records import (
     Record,
     contig_name,
     data_lines,
+    is_integer,
+    is_number,
     lineage_text,
     looks_like_lineage,
     need_columns,
@@ -41,11 +43,7 @@ def _is_count(field: str, real: bool = False) -> bool:
     field = field.strip()
     if not field:
         return True
-    try:
-        float(field) if real else int(field)
-    except ValueError:
-        return False
-    return True
+    return is_number(field) if real else is_integer(field)
 
 
 def _mmseqs2_confidence(loc: str, counts: list[str]) -> float | None:

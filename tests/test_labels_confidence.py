@@ -54,3 +54,11 @@ def test_bad_header_or_file(tmp_path):
 def test_a_utf8_byte_order_mark_before_the_header(tmp_path):
     path = write_text(tmp_path / "c.tsv", "\ufeff" + tsv(HEADER, ("a", "0.25")))
     assert read_confidence(path, ["a"])[0] == 0.25
+
+
+def test_an_integer_past_pythons_digit_limit_is_a_located_error():
+    from taxometer_kd.labels.records import to_int
+
+    assert to_int("f, line 3", " 0042 ", "taxid") == 42
+    with pytest.raises(KDError, match=r"^f, line 3: taxid '9{20}'\.\.\. has too many digits$"):
+        to_int("f, line 3", "9" * 5000, "taxid")

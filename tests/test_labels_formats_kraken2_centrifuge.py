@@ -71,6 +71,11 @@ def test_kraken2(env, text, gz):
         (("C", "c2", 562, 40, "\u0665\u0666\u0662:3"), "is not 'taxid:count'"),
         (("C", "c2", 562, 40, "562:3", "extra"), "expected 5 tab-separated columns, found 6"),
         (("C", "c2", 562, 40, f"562:{2**63}"), "9223372036854775808 in the k-mer list is too large"),
+        (
+            ("C", "c2", 562, 40, "562:" + "9" * 5000),
+            r"99999999999999999999\.\.\. \(5000 digits\) in the k-mer list is too",
+        ),
+        (("C", "c2", "9" * 5000, 40, "562:3"), "taxid '9999.* has too many digits"),
     ],
 )
 def test_kraken2_errors_name_file_and_line(env, line, match):

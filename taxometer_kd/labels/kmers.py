@@ -38,11 +38,11 @@ _USE_NAMES = re.compile(r"\(taxid\s+([0-9]+)\)\s*$")
 def _kraken2_taxid(loc: str, field: str) -> int:
     field = field.strip()
     if field.isascii() and field.isdecimal():  # ASCII: not '²' (isdigit), nor full-width or Arabic-Indic digits
-        return int(field)
+        return to_int(loc, field, "taxid")
     match = _USE_NAMES.search(field)
     if match is None:
         raise KDError(f"{loc}: taxid {field!r} is neither a number nor 'Name (taxid N)' (--use-names)")
-    return int(match.group(1))
+    return to_int(loc, match.group(1), "taxid")
 
 
 _HIT = r"(?:(?:[0-9]+|A):[0-9]+|\|:\|)"
@@ -62,9 +62,10 @@ def kraken2_confidence(loc: str, hits: str, call: int, taxdump: Taxdump) -> floa
     flat = hits.replace("|:|", " ").replace("A:", "-1:").replace(":", " ")
     try:
         pairs = np.array(flat.split(), dtype=np.int64).reshape(-1, 2)
-    except OverflowError:
-        big = next(t for t in flat.split() if abs(int(t)) >= 2**63)
-        raise KDError(f"{loc}: {big} in the k-mer list is too large for a taxid or a count") from None
+    except (OverflowError, ValueError):  # ValueError: past Python's 4,300-digit limit of int()
+        big = next(t for t in flat.split() if len(t.lstrip("-").lstrip("0")) > 19 or abs(int(t)) >= 2**63)
+        shown = big if len(big) <= 30 else f"{big[:20]}... ({len(big)} digits)"
+        raise KDError(f"{loc}: {shown} in the k-mer list is too large for a taxid or a count") from None
     # summed as floats: counts near the int64 limit would wrap around as integers
     looked_up = float(pairs[pairs[:, 0] >= 0, 1].sum(dtype=np.float64))  # ambiguous k-mers (-1) are not looked up
     found = pairs[pairs[:, 0] > 0]  # 0: looked up, not in the database

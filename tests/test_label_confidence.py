@@ -144,23 +144,16 @@ def test_unconfident_labels_of_a_novel_species_leave_it_unlabelled(small_data, t
     assert before > 50 and after < 0.5 * before, (before, after)
 
 
+def _run_with_confidence(data, out, confidence):
+    """A `--teacher default` run with `--label-confidence FILE`: its process (for runs that must fail)."""
+    args = ["vamb", "taxometer", "--outdir", str(out), *vamb_inputs(data), *EPOCHS, "--teacher", "default"]
+    return run_cmd([*args, "--label-confidence", str(confidence)])
+
+
 def test_confidence_file_errors_are_one_line(tiny_data, tmp_path):
     bad = tmp_path / "c.tsv"
     bad.write_text("contigs\tconfidence\nS0C1\t1.7\n")
-    proc = run_cmd(
-        [
-            "vamb",
-            "taxometer",
-            "--outdir",
-            str(tmp_path / "o"),
-            *vamb_inputs(tiny_data),
-            *EPOCHS,
-            "--teacher",
-            "default",
-            "--label-confidence",
-            str(bad),
-        ]
-    )
+    proc = _run_with_confidence(tiny_data, tmp_path / "o", bad)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert f"{bad}, line 2: confidence 1.7 is outside [0, 1]" in proc.stderr
     proc = run_cmd(
@@ -181,20 +174,7 @@ def test_a_confidence_file_of_other_contigs_is_refused(tiny_data, tmp_path):
     """A confidence file naming none of the run's contigs would change nothing: an error, not a silent run."""
     other = tmp_path / "other.tsv"
     other.write_text("contigs\tconfidence\nelsewhere_1\t0.3\nelsewhere_2\t0.9\n")
-    proc = run_cmd(
-        [
-            "vamb",
-            "taxometer",
-            "--outdir",
-            str(tmp_path / "o"),
-            *vamb_inputs(tiny_data),
-            *EPOCHS,
-            "--teacher",
-            "default",
-            "--label-confidence",
-            str(other),
-        ]
-    )
+    proc = _run_with_confidence(tiny_data, tmp_path / "o", other)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
     assert f"{other}: none of the contigs it lists is among this run's" in proc.stderr
     assert not (tmp_path / "o" / "results_taxometer.tsv").exists()
